@@ -1,0 +1,19 @@
+"""fxlab: the shared code of the FluxEM experiment scripts.
+
+| module           | what it holds                                                             |
+|------------------|---------------------------------------------------------------------------|
+| config.py        | YAML -> nested dataclasses, validation, CLI overrides, config fingerprint |
+| data.py          | arithmetic data generation, JSONL read/write                              |
+| token_model.py   | the character-level transformer baseline                                  |
+| models.py        | model registry: name -> builder ("token_only", "hybrid")                  |
+| loop.py          | the one training loop and the two-part checkpoint format                  |
+| metrics.py       | exact match, relative error, Wilson intervals, the results table          |
+| cli.py           | the flags every script shares and the exit-2 error wrapper                |
+
+Every user-facing mistake (bad config, missing data, foreign checkpoint) raises `UserError`; each script's
+`main` turns it into a one-line message on stderr and exit status 2.
+"""
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad config, missing file, ...). Scripts print it and exit 2."""

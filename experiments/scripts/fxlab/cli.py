@@ -1,0 +1,59 @@
+"""The flags every script shares, and the wrapper that turns a UserError into one line on stderr + exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import yaml
+
+from fxlab import UserError
+from fxlab.config import DEVICES, Config, load_config
+
+
+def base_parser(prog: str, description: str, training: bool = False) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config, e.g. experiments/configs/arithmetic_small.yaml")
+    p.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
+    p.add_argument("--device", choices=DEVICES, default=None, help="overrides the config's device")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set training.batch_size=64 (repeatable)")
+    if training:
+        p.add_argument("--epochs", type=int, default=None, help="overrides training.epochs")
+        p.add_argument("--resume", action="store_true", help="continue from <results_dir>/<model>/last.*")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """load_config with --set, --seed, --device and --epochs applied on top (flags win over --set)."""
+    overrides = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--set {key}: cannot parse value {value!r} as YAML") from None
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.device is not None:
+        overrides["device"] = args.device
+    if getattr(args, "epochs", None) is not None:
+        overrides["training.epochs"] = args.epochs
+    return load_config(Path(args.config).expanduser(), overrides)
+
+
+def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
+    """Run a script body; a UserError becomes `prog: error: message` on stderr and SystemExit(2)."""
+    try:
+        return body(argv) or 0
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

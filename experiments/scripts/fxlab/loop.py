@@ -1,0 +1,324 @@
+"""The one training loop (both training scripts call `train`) and the two-part checkpoint format.
+
+Run directory: `<results_dir>/<model_name>/`
+    config.json          resolved config, fingerprint, seed, fluxem/torch versions, data hashes
+    metrics.jsonl        one line per epoch: epoch, step, train_loss, val_exact_match, best, lr, seconds
+    last.pt + last.json  state after the last completed epoch (weights, optimizer, RNG) -> `--resume`
+    best.pt + best.json  weights with the best validation exact match -> what eval.py loads
+
+Checkpoints: the `.pt` holds tensors only (loads with `torch.load(weights_only=True)`); the `.json` beside
+it holds the metadata and the sha256 of the `.pt`. Both are written to a temp file and `os.replace`d,
+`.pt` first; the `.json` is the commit marker. Ctrl-C during a save is deferred until the save is done.
+
+Schedule: AdamW (weight decay on matrices only), linear warmup over `training.warmup_steps`, then a
+constant learning rate. Constant (not cosine) so that the schedule does not depend on the number of
+epochs: `--resume --epochs N` extends a run exactly as if it had been started with N epochs.
+
+Validation runs `model.predict` on val texts (exact match) every `training.eval_every` epochs and at the
+last epoch. With `training.patience > 0`, training stops after `patience` validations without a strictly
+better val exact match (so a run that reaches 100% stops `patience` evals later).
+
+Determinism: the model init is seeded by cfg.seed, each epoch's shuffle by a torch.Generator seeded from
+(seed, epoch), and the global torch RNG (dropout) is saved in `last.pt`. Resuming from `last.*` therefore
+reproduces an uninterrupted run exactly: the same metrics.jsonl (apart from `seconds`) and tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from tqdm import tqdm
+
+from fxlab import UserError
+from fxlab.config import Config, fingerprint, fluxem_version, resolve_device
+from fxlab.data import atomic_write_bytes, file_sha256, load_split, split_path
+from fxlab.models import build_model, count_parameters
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainState:
+    """The JSON-able part of the loop state, saved in last.json / best.json."""
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken
+    best_val_exact_match: float = -1.0
+    best_epoch: int = 0
+    bad_evals: int = 0  # validations since the last improvement
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)  # the metrics.jsonl rows
+
+
+def run_dir(cfg: Config, model_name: str) -> Path:
+    return cfg.results_path / model_name
+
+
+def progress(iterable, **kwargs):
+    """tqdm with a slow refresh when stderr is not a terminal (CI logs stay short)."""
+    return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True, **kwargs)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold back Ctrl-C until the block finishes, so a checkpoint pair is never half-written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if received:
+            raise KeyboardInterrupt
+
+
+def save_checkpoint(stem: Path, tensors: dict, meta: dict) -> None:
+    """Write `<stem>.pt` (tensors only) then `<stem>.json` (metadata + sha256 of the .pt), atomically."""
+    buf = io.BytesIO()
+    torch.save(tensors, buf)
+    blob = buf.getvalue()
+    meta = {**meta, "pt_sha256": hashlib.sha256(blob).hexdigest()}
+    with _sigint_deferred():
+        atomic_write_bytes(stem.with_suffix(".pt"), blob)
+        atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+
+
+def load_checkpoint(stem: Path, cfg: Config, hint: str) -> tuple[dict, dict]:
+    """(tensors, meta) of `<stem>.pt/.json`, checked against cfg's fingerprint; `hint` says what to run."""
+    meta_path, pt_path = stem.with_suffix(".json"), stem.with_suffix(".pt")
+    if not meta_path.is_file() or not pt_path.is_file():
+        raise UserError(f"no checkpoint at {pt_path}; {hint}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{meta_path}:{e.lineno}: corrupt checkpoint metadata ({e.msg})") from None
+    if meta.get("fingerprint") != fingerprint(cfg):
+        raise UserError(f"checkpoint {meta_path} was written with a different config (fingerprint "
+                        f"{meta.get('fingerprint')} != {fingerprint(cfg)} of {cfg.source}); use the config "
+                        "it was trained with, another paths.results_dir, or retrain without --resume")
+    blob = pt_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta.get("pt_sha256"):
+        raise UserError(f"{pt_path} does not match {meta_path} (interrupted write?); delete both and retrain")
+    tensors = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    return tensors, meta
+
+
+def _meta(kind: str, model_name: str, cfg: Config, state: TrainState, data_sha: dict) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT, "kind": kind, "model": model_name, "fingerprint": fingerprint(cfg),
+        "config": cfg.to_dict(), "seed": cfg.seed, "state": dataclasses.asdict(state),
+        "python_random": _json_random_state(), "data_sha256": data_sha,
+        "fluxem_version": fluxem_version(), "torch_version": torch.__version__,
+    }
+
+
+def _json_random_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _rng_tensors() -> dict:
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.AdamW:
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings; not biases / LayerNorm gains
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.training.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.training.learning_rate, betas=(0.9, 0.99), foreach=False)
+
+
+def lr_at(step: int, cfg: Config) -> float:
+    warmup = cfg.training.warmup_steps
+    return cfg.training.learning_rate * (min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0)
+
+
+def to_device(batch: dict, device: str) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def predict_texts(model: nn.Module, texts: list[str], batch_size: int, desc: str = "predict") -> list[str]:
+    """model.predict over chunks of `batch_size`, in eval mode, with a progress bar."""
+    model.eval()
+    answers: list[str] = []
+    with torch.no_grad():
+        for i in progress(range(0, len(texts), batch_size), desc=desc, leave=False):
+            chunk = model.predict(texts[i : i + batch_size])
+            if len(chunk) != len(texts[i : i + batch_size]) or not all(isinstance(a, str) for a in chunk):
+                raise RuntimeError(f"{type(model).__name__}.predict must return one str per input text")
+            answers += chunk
+    return answers
+
+
+def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: int, state: TrainState,
+              device: str) -> tuple[float, float]:
+    """One pass over train in a (seed, epoch)-determined order; returns (mean train loss, last lr)."""
+    model.train()
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+    order = torch.randperm(len(records), generator=gen).tolist()
+    bs = cfg.training.batch_size
+    batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+    total, lr = 0.0, lr_at(state.step, cfg)
+    bar = progress(batches, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", leave=False)
+    for ids in bar:
+        lr = lr_at(state.step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.training.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
+        opt.step()
+        state.step += 1
+        total += loss.item() * len(ids)
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    return total / len(records), lr
+
+
+def validate(model: nn.Module, records: list[dict], cfg: Config) -> float:
+    answers = predict_texts(model, [r["text"] for r in records], cfg.training.eval_batch_size, "val")
+    return sum(a == r["target"] for a, r in zip(answers, records)) / len(records)
+
+
+def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, val_em, seconds: float) -> None:
+    """Update early stopping, append the metrics row, save best (if better) and last."""
+    cfg, model, out = ctx["cfg"], ctx["model"], ctx["out"]
+    state.epoch = epoch + 1
+    improved = val_em is not None and val_em > state.best_val_exact_match
+    if improved:
+        state.best_val_exact_match, state.best_epoch, state.bad_evals = val_em, epoch + 1, 0
+    elif val_em is not None:
+        state.bad_evals += 1
+    patience = cfg.training.patience
+    state.stopped_early = patience > 0 and state.bad_evals >= patience and state.epoch < cfg.training.epochs
+    state.history.append({
+        "epoch": epoch + 1, "step": state.step, "train_loss": loss, "val_exact_match": val_em,
+        "best_val_exact_match": state.best_val_exact_match, "lr": lr, "seconds": round(seconds, 3),
+    })
+    if improved:
+        save_checkpoint(out / "best", {"model": model.state_dict()},
+                        _meta("best", ctx["name"], cfg, state, ctx["data_sha"]))
+    tensors = {"model": model.state_dict(), "optimizer": ctx["opt"].state_dict(), "rng": _rng_tensors()}
+    save_checkpoint(out / "last", tensors, _meta("last", ctx["name"], cfg, state, ctx["data_sha"]))
+    write_metrics(out, state.history)
+    val = "-" if val_em is None else f"{100 * val_em:.1f}%"
+    print(f"[{ctx['name']}] epoch {epoch + 1}/{cfg.training.epochs}  train_loss {loss:.4f}  val_em {val}  "
+          f"best {100 * state.best_val_exact_match:.1f}% (epoch {state.best_epoch})  lr {lr:.2e}  {seconds:.1f}s",
+          flush=True)
+
+
+def write_metrics(out: Path, history: list[dict]) -> None:
+    """metrics.jsonl is rewritten from the checkpointed history, so it always matches last.json."""
+    atomic_write_bytes(out / "metrics.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in history).encode())
+
+
+def _resume(ctx: dict) -> TrainState:
+    out, cfg = ctx["out"], ctx["cfg"]
+    tensors, meta = load_checkpoint(out / "last", cfg, "run without --resume to start training")
+    if meta.get("data_sha256") != ctx["data_sha"]:
+        raise UserError(f"the data in {cfg.data_path} changed since {out / 'last.json'} was written; "
+                        "regenerate it with the same seed, or retrain without --resume")
+    ctx["model"].load_state_dict(tensors["model"])
+    ctx["opt"].load_state_dict(tensors["optimizer"])
+    torch.set_rng_state(tensors["rng"]["torch"])
+    if "cuda" in tensors["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(tensors["rng"]["cuda"])
+    version, internal, gauss = meta["python_random"]
+    random.setstate((version, tuple(internal), gauss))
+    state = TrainState(**meta["state"])
+    print(f"[{ctx['name']}] resuming after epoch {state.epoch} from {out / 'last.pt'}", flush=True)
+    return state
+
+
+def _start_fresh(out: Path, name: str) -> None:
+    stale = [p for p in (out / n for n in ("last.pt", "last.json", "best.pt", "best.json", "metrics.jsonl"))
+             if p.exists()]
+    if stale:
+        print(f"[{name}] starting a new run in {out}; replacing its checkpoints (use --resume to continue)")
+        for p in stale:
+            p.unlink()
+
+
+def _write_run_config(ctx: dict) -> None:
+    cfg = ctx["cfg"]
+    info = {"model": ctx["name"], "config": cfg.to_dict(), "config_file": cfg.source,
+            "fingerprint": fingerprint(cfg), "seed": cfg.seed, "fluxem_version": fluxem_version(),
+            "torch_version": torch.__version__, "n_parameters": count_parameters(ctx["model"]),
+            "data_sha256": ctx["data_sha"], "device": ctx["device"]}
+    atomic_write_bytes(ctx["out"] / "config.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState]:
+    device = resolve_device(cfg.device)
+    torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+    out = run_dir(cfg, model_name)
+    train_records, val_records = load_split(cfg, "train"), load_split(cfg, "val")
+    data_sha = {s: file_sha256(split_path(cfg, s)) for s in ("train", "val")}
+    model = build_model(model_name, cfg).to(device)  # seeded by cfg.seed inside
+    ctx = {"name": model_name, "cfg": cfg, "model": model, "opt": make_optimizer(model, cfg), "out": out,
+           "device": device, "data_sha": data_sha, "train": train_records, "val": val_records}
+    out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        state = _resume(ctx)
+    else:
+        _start_fresh(out, model_name)
+        state = TrainState()
+    _write_run_config(ctx)
+    return ctx, state
+
+
+def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
+    """Train `model_name` on cfg's data; returns a summary. Ctrl-C -> SystemExit(130) after a clean save."""
+    ctx, state = _setup(model_name, cfg, resume)
+    t = cfg.training
+    print(f"[{model_name}] {count_parameters(ctx['model']):,} parameters, {len(ctx['train'])} train / "
+          f"{len(ctx['val'])} val examples, device {ctx['device']}, run dir {ctx['out']}", flush=True)
+    if state.stopped_early or state.epoch >= t.epochs:
+        print(f"[{model_name}] nothing to do: {state.epoch} epochs done (stopped early: {state.stopped_early})")
+    start = time.perf_counter()
+    try:
+        for epoch in range(state.epoch, t.epochs):
+            if state.stopped_early:
+                break
+            t0 = time.perf_counter()
+            loss, lr = run_epoch(ctx["model"], ctx["opt"], ctx["train"], cfg, epoch, state, ctx["device"])
+            evaluate_now = (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs
+            val_em = validate(ctx["model"], ctx["val"], cfg) if evaluate_now else None
+            _end_epoch(ctx, state, epoch, loss, lr, val_em, time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        saved = json.loads((ctx["out"] / "last.json").read_text())["state"]["epoch"] \
+            if (ctx["out"] / "last.json").exists() else 0
+        print(f"interrupted; {ctx['out'] / 'last.pt'} holds epoch {saved}; resume with --resume", file=sys.stderr)
+        raise SystemExit(130) from None
+    if state.stopped_early:
+        print(f"[{model_name}] early stop: no val improvement in {t.patience} evals")
+    return {"run_dir": str(ctx["out"]), "epochs": state.epoch, "best_epoch": state.best_epoch,
+            "best_val_exact_match": state.best_val_exact_match, "stopped_early": state.stopped_early,
+            "seconds": time.perf_counter() - start}
