@@ -1,11 +1,30 @@
 """FluxEM: deterministic 128-d embeddings in which arithmetic is vector algebra.
 
-The core needs only NumPy. `fluxem.nn` (torch) is imported on demand, never here.
+>>> import fluxem
+>>> enc = fluxem.NumberEncoder()
+>>> enc.decode_int(enc.mul(enc.encode(123456789), enc.encode(987654321)))
+121932631112635269
+
+The core needs only NumPy. The torch bridge `fluxem.nn` is imported on demand, never here.
 """
 
 from .layout import EMBED_DIM
 from .number import NumberEncoder
+from .quantity import QuantityEncoder
+from .spans import Span, detect_spans
+from .units import Unit, format_value, parse_unit, parse_value
 
 __version__ = "0.1.0"
 
-__all__ = ["EMBED_DIM", "NumberEncoder", "__version__"]
+__all__ = [
+    "EMBED_DIM",
+    "NumberEncoder",
+    "QuantityEncoder",
+    "Span",
+    "Unit",
+    "__version__",
+    "detect_spans",
+    "format_value",
+    "parse_unit",
+    "parse_value",
+]

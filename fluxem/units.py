@@ -319,6 +319,9 @@ _DEFS = (
     _Def(("cd",), _plural("candela"), F(1), KINDS["luminous_intensity"], prefixes=ALL),
 )
 
+# Aliases of prefixed forms, entered after the prefix expansion.
+_PREFIXED_ALIASES = {"micron": "µm", "microns": "µm"}
+
 # Suggested in "did you mean" messages, alongside the atomic spellings.
 _SUGGESTED_COMPOUNDS = ("km/h", "m/s", "m/s^2", "ft/s", "kg*m/s^2", "N*m", "kg/m^3", "g/cm^3", "W/m^2")
 
@@ -368,6 +371,8 @@ def _registry() -> dict[str, _Atom]:
         for spelling, canonical, factor in _prefixed_spellings(d):
             # An exact spelling (min, cd, Pa, ...) shadows a prefix reading; see _shadowed_prefixed().
             table.setdefault(spelling, _Atom(canonical, factor, F(0), d.dims))
+    for alias, target in _PREFIXED_ALIASES.items():
+        table[alias] = table[target]
     return table
 
 
@@ -467,9 +472,9 @@ def _tokenize(text: str) -> list[tuple[str, object]]:
     return tokens
 
 
-def _suggest(atom: str) -> str:
-    """A one-line 'unknown unit' message with close matches from the registry."""
-    message = f"unknown unit {atom!r}"
+def _suggest(atom: str, context: str = "") -> str:
+    """A one-line 'unknown unit' message (naming the whole text if different) with close matches."""
+    message = f"unknown unit {atom!r}" + (f" in {context!r}" if context and context != atom else "")
     if len(atom) <= _MAX_SUGGEST:
         candidates = sorted(_registry()) + list(_SUGGESTED_COMPOUNDS)
         same_case = [c for c in candidates if c.lower() == atom.lower()]
@@ -549,7 +554,7 @@ class _Parser:
         elif text in _registry():
             atom = _registry()[text]
         else:
-            raise ValueError(_suggest(text) + (f" in {self.text!r}" if len(self.tokens) > 1 else ""))
+            raise ValueError(_suggest(text, self.text))
         self.pos += 1
         self.atoms.append(atom)
         return _Term(atom.factor, atom.dims, atom.symbol, False)

@@ -1,0 +1,153 @@
+"""Evaluate the trained checkpoints on every test split and print the results table (SPEC section 4).
+
+    python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml
+    python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml --models token_only
+    python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml --data my_probe.jsonl
+
+Loads <results_dir>/<model>/best.pt (the best validation checkpoint; its config fingerprint must match the
+config) for each model, calls the model's `predict` on the raw test texts and writes into <results_dir>:
+    predictions/<model>/<split>.jsonl   id, text, target, prediction, correct, rel_error
+    metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
+    plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed)
+Every number printed comes from running a checkpoint on the files. `--data FILE.jsonl` (repeatable) also
+evaluates FILE (records need id, text, target); its results go under the file stem.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from fxlab import UserError
+from fxlab.cli import base_parser, config_from_args, run_main
+from fxlab.config import Config, resolve_device
+from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, read_jsonl, write_jsonl
+from fxlab.loop import load_checkpoint, predict_texts, run_dir
+from fxlab.metrics import format_table, max_operand_digits, rel_error, summarize
+from fxlab.models import MODELS, build_model
+
+PROG = "eval.py"
+TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py"}
+
+
+def parse_models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if not names or unknown:
+        raise UserError(f"--models takes a comma-separated subset of {', '.join(MODELS)}, got {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def load_datasets(cfg: Config, extra: list[str]) -> dict[str, list[dict]]:
+    """{split stem: records}: the task's test splits, then each --data file under its stem."""
+    datasets = {split: load_split(cfg, split) for split in TEST_SPLITS[cfg.task]}
+    for item in extra:
+        path = Path(item).expanduser()
+        if path.stem in datasets:
+            raise UserError(f"--data {item}: its name '{path.stem}' is already used by another split; rename it")
+        datasets[path.stem] = read_jsonl(path)
+        if not datasets[path.stem]:
+            raise UserError(f"--data {item}: file has no records")
+    return datasets
+
+
+def load_trained(name: str, cfg: Config, device: str) -> torch.nn.Module:
+    """The model `name` with the weights of its best validation checkpoint."""
+    hint = (f"run {TRAIN_SCRIPTS.get(name, 'training')} --config {cfg.source} first "
+            "(or choose models with --models)")
+    tensors, meta = load_checkpoint(run_dir(cfg, name) / "best", cfg, hint)
+    model = build_model(name, cfg)
+    model.load_state_dict(tensors["model"])
+    state = meta["state"]
+    print(f"[{name}] loaded best.pt: epoch {state['best_epoch']}, "
+          f"val exact match {100 * state['best_val_exact_match']:.1f}%", flush=True)
+    return model.to(device).eval()
+
+
+def evaluate_model(name: str, model, datasets: dict, cfg: Config) -> tuple[dict, dict]:
+    """({split: summary}, {split: prediction rows}) of one model on every dataset."""
+    summaries, rows = {}, {}
+    for split, records in datasets.items():
+        texts = [r["text"] for r in records]
+        preds = predict_texts(model, texts, cfg.training.eval_batch_size, desc=f"{name}/{split}")
+        targets = [r["target"] for r in records]
+        summaries[split] = summarize(preds, targets)
+        rows[split] = [
+            {"id": r["id"], "text": r["text"], "target": r["target"], "prediction": p, "correct": p == r["target"],
+             "rel_error": rel_error(p, r["target"]), "n_ops": r.get("n_ops"),
+             "max_operand_digits": max_operand_digits(r)}
+            for r, p in zip(records, preds)
+        ]
+    return summaries, rows
+
+
+def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
+    """Exact match by n_ops and by operand digits, per model, over all evaluated records."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("info: matplotlib is not installed; skipping plots")
+        return []
+    saved = []
+    for key, xlabel, fname in (("n_ops", "number of operations", "exact_match_by_n_ops.png"),
+                               ("max_operand_digits", "digits of the largest operand",
+                                "exact_match_by_magnitude.png")):
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        plotted = False
+        for model, rows in rows_by_model.items():
+            groups: dict[int, list[bool]] = {}
+            for row in (r for split_rows in rows.values() for r in split_rows if r[key] is not None):
+                groups.setdefault(row[key], []).append(row["correct"])
+            if groups:
+                xs = sorted(groups)
+                ax.plot(xs, [100 * sum(groups[x]) / len(groups[x]) for x in xs], marker="o", label=model)
+                plotted = True
+        if plotted:
+            ax.set(xlabel=xlabel, ylabel="exact match (%)", ylim=(-2, 102), title=f"Exact match by {xlabel}")
+            ax.grid(alpha=0.3)
+            ax.legend()
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out_dir / fname, dpi=120)
+            saved.append(out_dir / fname)
+    return saved
+
+
+def _main(argv) -> int:
+    parser = base_parser(PROG, __doc__)
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, e.g. token_only,hybrid")
+    parser.add_argument("--data", action="append", default=[], metavar="FILE.jsonl",
+                        help="also evaluate this JSONL file (repeatable)")
+    args = parser.parse_args(argv)
+    cfg = config_from_args(args)
+    device = resolve_device(cfg.device)
+    names = parse_models(args.models)
+    datasets = load_datasets(cfg, args.data)
+    models = {name: load_trained(name, cfg, device) for name in names}  # fail before any long work
+    metrics, rows_by_model = {}, {}
+    out = cfg.results_path
+    for name, model in models.items():
+        metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
+        for split, rows in rows_by_model[name].items():
+            write_jsonl(out / "predictions" / name / f"{split}.jsonl", rows)
+    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
+    print()
+    print(format_table(metrics, cfg.task))
+    print()
+    for path in save_plots(rows_by_model, out / "plots"):
+        print(f"saved {path}")
+    print(f"wrote {out / 'metrics.json'} and {out / 'predictions'}/")
+    return 0
+
+
+def main(argv=None) -> int:
+    return run_main(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Metrics (SPEC section 4 "Evaluation") and the results table.
+
+- exact_match: the predicted string equals the canonical target string.
+- rel_error: |pred - target| / max(|target|, 1), computed exactly (Python ints / Fractions) and then
+  rounded to float; an unparsable prediction counts as 1.0.
+- wilson_interval: the 95% Wilson score interval of an accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from fractions import Fraction
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+# A plain decimal number, optionally with a short exponent (bounded, so "1e999999999" cannot blow up).
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
+
+SPLIT_LABELS = {
+    "test_id": "ID Test",
+    "test_ood_magnitude": "OOD-A (magnitude)",
+    "test_ood_length": "OOD-B (length)",
+    "test_ood_types": "OOD types",
+}
+MODEL_LABELS = {"token_only": "Token-Only", "hybrid": "Hybrid"}
+TITLES = {"arithmetic": "Arithmetic", "units": "Units"}
+LABEL_WIDTH, COLUMN_WIDTH = 20, 14
+
+
+def parse_number(text: str) -> Fraction | None:
+    """The exact value of the leading number of `text` ("3500 m" -> 3500), or None.
+
+    >>> parse_number("-4396"), parse_number("2.5e3 m"), parse_number("abc")
+    (Fraction(-4396, 1), Fraction(2500, 1), None)
+    """
+    head = text.strip().split(" ", 1)[0] if text.strip() else ""
+    if not _NUMBER.fullmatch(head):
+        return None
+    return Fraction(head)
+
+
+def rel_error(prediction: str, target: str) -> float | None:
+    """|pred - target| / max(|target|, 1); 1.0 if pred is unparsable; None if the target is not a number.
+
+    >>> rel_error("33", "30"), rel_error("", "30"), rel_error("123456789123456789123", "123456789123456789124")
+    (0.1, 1.0, 8.100000072900001e-21)
+    """
+    t = parse_number(target)
+    if t is None:
+        return None
+    p = parse_number(prediction)
+    if p is None:
+        return 1.0
+    err = abs(p - t) / max(abs(t), 1)
+    try:
+        return float(err)
+    except OverflowError:
+        return math.inf
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for successes / n; (0.0, 1.0) when n == 0.
+
+    >>> [round(x, 4) for x in wilson_interval(5, 10)]
+    [0.2366, 0.7634]
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+def summarize(predictions: list[str], targets: list[str]) -> dict:
+    """The metrics of one (model, split): exact_match, its Wilson CI, median_rel_error, n, n_correct."""
+    n = len(targets)
+    correct = sum(p == t for p, t in zip(predictions, targets))
+    errors = [e for e in (rel_error(p, t) for p, t in zip(predictions, targets)) if e is not None]
+    lo, hi = wilson_interval(correct, n)
+    return {
+        "exact_match": correct / n if n else 0.0,
+        "exact_match_ci95": [lo, hi],
+        "median_rel_error": statistics.median(errors) if errors else None,
+        "n": n,
+        "n_correct": correct,
+        "n_numeric_targets": len(errors),
+    }
+
+
+def _row(label: str, cells: list[str]) -> str:
+    return (label.ljust(LABEL_WIDTH) + "".join(c.ljust(COLUMN_WIDTH) for c in cells)).rstrip()
+
+
+def _fmt_rel(x) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def format_table(metrics: dict, task: str = "arithmetic") -> str:
+    """The SPEC section 4 table for {model: {split: summary}}, plus a Wilson 95% CI section.
+
+    Rows: the standard test splits in SPEC order, then any other splits (extra --data files) by name.
+    """
+    models = [m for m in MODEL_LABELS if m in metrics] + sorted(m for m in metrics if m not in MODEL_LABELS)
+    present = {s for m in models for s in metrics[m]}
+    splits = [s for s in SPLIT_LABELS if s in present] + sorted(present - set(SPLIT_LABELS))
+    label = lambda s: SPLIT_LABELS.get(s, s)  # noqa: E731
+    cell = lambda m, s, f: f(metrics[m][s]) if s in metrics[m] else "-"  # noqa: E731
+    lines = [f"=== {TITLES.get(task, task.title())} Evaluation ===", "",
+             _row("", [MODEL_LABELS.get(m, m) for m in models])]
+    lines += [_row(label(s), [cell(m, s, lambda r: f"{100 * r['exact_match']:.1f}%") for m in models])
+              for s in splits]
+    lines += ["", "Relative Error (median):"]
+    lines += [_row(label(s), [cell(m, s, lambda r: _fmt_rel(r["median_rel_error"])) for m in models])
+              for s in splits]
+    ci = lambda r: f"{100 * r['exact_match_ci95'][0]:.1f}-{100 * r['exact_match_ci95'][1]:.1f}"  # noqa: E731
+    lines += ["", "Exact Match 95% CI (Wilson, %):"]
+    lines += [_row(label(s), [cell(m, s, ci) for m in models]) for s in splits]
+    return "\n".join(lines)
+
+
+def max_operand_digits(record: dict) -> int | None:
+    """Digits of the largest operand (for the by-magnitude plot); None if the record has no operands."""
+    operands = record.get("operands")
+    if not operands:
+        return None
+    return max(len(str(abs(int(x)))) for x in operands)

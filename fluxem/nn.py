@@ -1,0 +1,81 @@
+"""Torch bridge: feed FluxEM vectors into a network. Importing this module needs torch.
+
+`FluxEMEmbedding` turns spans (from `fluxem.detect_spans`), numbers, or precomputed 128-d FluxEM vectors
+into hidden-size vectors: a linear projection of the bounded network-feature channels plus a learned
+type embedding. Only the bounded channels reach the network, so a value of 1e300 cannot blow up an
+activation; the exact channels stay in float64 NumPy for the algebra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+try:
+    import torch
+    from torch import nn
+except ImportError as exc:  # pragma: no cover - exercised only without torch
+    raise ImportError("fluxem.nn needs torch: pip install 'fluxem[train]'") from exc
+
+from . import layout as L
+from .number import NumberEncoder
+from .quantity import QuantityEncoder
+from .spans import Span
+
+# Type ids: the three FluxEM type tags, then plain text tokens (for models that mix characters and slots).
+TYPE_IDS = {"number": L.TYPE_NUMBER, "quantity": L.TYPE_QUANTITY, "unit": L.TYPE_UNIT, "text": 3}
+N_TYPES = len(TYPE_IDS)
+
+
+def span_vectors(spans: Sequence[Span]) -> np.ndarray:
+    """(S, 128) float64 FluxEM vectors for spans: numbers, quantities (value + unit) and bare units.
+
+    >>> from fluxem import detect_spans
+    >>> span_vectors(detect_spans("convert 5 km to m")).shape
+    (2, 128)
+    """
+    numbers, quantities = NumberEncoder(), QuantityEncoder()
+    rows = []
+    for span in spans:
+        if span.kind == "number":
+            rows.append(numbers.encode(span.value))
+        elif span.kind == "quantity":
+            rows.append(quantities.encode(span.value, span.unit))
+        else:
+            rows.append(quantities.encode_unit(span.unit))
+    return np.stack(rows) if rows else np.zeros((0, L.EMBED_DIM))
+
+
+class FluxEMEmbedding(nn.Module):
+    """Project FluxEM vectors to `hidden_dim` and add a learned type embedding.
+
+    >>> emb = FluxEMEmbedding(hidden_dim=16)
+    >>> emb.embed_values([3, 1e300]).shape
+    torch.Size([2, 16])
+    """
+
+    def __init__(self, hidden_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(L.N_FEATURES, hidden_dim)
+        self.type_embedding = nn.Embedding(N_TYPES, hidden_dim)
+
+    def forward(self, vectors: torch.Tensor, type_ids: torch.Tensor) -> torch.Tensor:
+        """vectors (..., 128) FluxEM vectors, type_ids (...) long -> (..., hidden_dim)."""
+        features = vectors[..., L.FEATURES].to(self.proj.weight.dtype)  # (..., 36), bounded in [-1, 1]
+        return self.proj(features) + self.type_embedding(type_ids)
+
+    def embed_vectors(self, vectors: np.ndarray) -> torch.Tensor:
+        """(S, 128) NumPy FluxEM vectors -> (S, hidden) on the module's device; types from the type tag."""
+        device = self.proj.weight.device
+        vecs = torch.as_tensor(np.ascontiguousarray(vectors), dtype=torch.float64, device=device)
+        type_ids = vecs[..., L.TYPE][..., :3].argmax(dim=-1)
+        return self(vecs, type_ids)
+
+    def embed_values(self, values) -> torch.Tensor:
+        """Numbers -> (N, hidden)."""
+        return self.embed_vectors(NumberEncoder().encode(values).reshape(-1, L.EMBED_DIM))
+
+    def embed_spans(self, spans: Sequence[Span]) -> torch.Tensor:
+        """Spans from `detect_spans` -> (S, hidden)."""
+        return self.embed_vectors(span_vectors(spans))

@@ -1,0 +1,385 @@
+"""Find numbers, quantities and units in free text: `detect_spans(text) -> list[Span]`.
+
+Every decision below has a hand-labelled case in tests/test_spans.py.
+
+Cost: linear in len(text)
+- One left-to-right pass. A one-character-class regex jumps to the next digit (or vulgar fraction
+  such as ½); the rest is read with anchored `re.match` calls on patterns without nested or
+  overlapping repetition, so each call costs O(characters it consumes) or a small constant
+  (exponents, units, scale words: at most ~40 characters). The cursor only moves forward; look-back
+  is at most 3 characters (sign, currency, leading dot). Hence O(len(text)) with no backtracking
+  blow-up. Unit lookups are dict/set probes, built once from the registry and cached.
+- A numeral longer than MAX_NUMERAL_CHARS (1000) gives no span: no reader means it, and CPython
+  refuses int() of more than 4300 digits. A value that is not finite ("1e999") gives no span either.
+
+Numbers
+- "123" is an int (any size, exact); "1.5", ".5", "6.02e23", "1E-5" are floats. A trailing dot is
+  punctuation: "3." is the int 3.
+- Thousands separators: 1-3 digits, then comma groups of exactly 3 ("1,500,000" -> 1500000). Anything
+  else splits: "1,5" -> 1, 5 and "1,2,3" -> 1, 2, 3. Decimal commas are not supported.
+- A dotted chain is a date, version or address, one int per group: "25.12.2024" -> 25, 12, 2024.
+- Sign rule: a "-", "+" or "−" (U+2212) touching the number is part of it (unary) when it starts the
+  text, follows whitespace, or follows a character that cannot end an operand (anything but a letter,
+  digit, ")", "]", "}", "%", "°", "!", "_"). So "5-3" -> 5, 3; "x-3" -> 3; "5 - 3" -> 5, 3;
+  "5 - -3" -> 5, -3; "3*-4" -> 3, -4; "(-15" -> -15; "5--3" -> 5, -3. A sign after a space that
+  touches the number is unary too: "5 -3" -> 5, -3, as in the list "5 -3 2".
+- Currency: one of $ € £ ¥ ₹ ₩ ₽ ¢ right before the number (or before its sign) is part of the span
+  text ("$5", "-$5", "$-5"); the value is the plain number, kind "number", unit None. A currency
+  number never takes a physical unit, which is what lets "$5m" mean five million.
+- Percent: "45%" is the number 45; the "%" stays outside the span and is never a unit.
+- Scale words (any case, optional space): hundred, thousand, million, billion, trillion. Abbreviations
+  bn, bln, mn, mln, tn, trn (optional space), and "k" attached ("0.5k" -> 500). Attached K, M, m, B,
+  b, T are scales only after a currency sign ("$5m", "£2B"); otherwise "5m" is 5 metres and "300K" is
+  300 kelvin. The scaled value is exact: an int when integral ("$2.1bn" -> 2100000000), else a float.
+- Powers of ten: mantissa, optional space, one of × x X * · ⋅, optional space, then 10^n, 10**n,
+  10^(n), 10⁻³⁴, or (after × · ⋅ only, as copied from PDFs) 10−34 and 10-34 -> float 6.6e-34.
+  A bare "×10" is just multiplication by ten.
+- Fractions are floats. "3/4" -> 0.75 only for a proper fraction (numerator < denominator) of plain
+  integers with no spaces: "12/5" stays 12 and 5. A slash chain is a date: "12/25/2024" -> 12, 25,
+  2024. Mixed "2 1/2" -> 2.5 (one space). Vulgar "½" -> 0.5, "2½" and "2 ½" -> 2.5.
+- Ordinals ("1st", "3rd") are plain numbers and never take a unit. "1990s" (two or more digits ending
+  in 0, with "s" attached) is a decade, not seconds.
+
+Quantities and units
+- A number followed by a unit: attached ("5km"), after one space (or no-break / thin space), or after
+  a hyphen ("a 5-km race"). The first unit atom matches longest-first among `unit_spellings()` and
+  must end at a word boundary (no letter, digit or "_" next), so "5 mm" is millimetres, "3 min" is
+  minutes and in "3 girls" only the 3 is a span. Case matters ("mm" is not "Mm").
+- Compound units extend over / * · ⋅ and another atom, one level of parentheses ("J/(kg·K)"), and
+  exponents ^n, ^-n, **n, superscripts; at most MAX_UNIT_ATOMS atoms. The longest prefix that
+  `parse_unit` accepts wins, so every span.unit parses.
+- English words that are also unit spellings are never units here (NEVER_UNITS: "a", "at", "as",
+  "am", "pm", ...: "at 5 pm" is a time, not picometres). "in" is an inch only when it ends the text or
+  is followed by "to", "into", "=", "?" or ")" ("convert 5 in to cm"), so "at 5 in the morning" and
+  "1 in 5 adults" hold plain numbers.
+- Bare units (kind "unit", value None) only where the text names a target unit: right after the word
+  "to", "in" or "into" and one space, and only once a quantity has appeared earlier in the text.
+  "convert 5 km to m" -> quantity "5 km" and unit "m"; "listen to me" has no span.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from fluxem.units import parse_unit, unit_spellings
+
+__all__ = ["Span", "detect_spans"]
+
+MAX_NUMERAL_CHARS = 1000
+MAX_UNIT_ATOMS = 6
+MAX_UNIT_CHARS = 40  # longest unit spelling considered
+
+SIGNS = "-+\u2212"
+CURRENCY = "$€£¥₹₩₽¢"
+NEVER_UNITS = frozenset(
+    "a an am as at be by do go he hi if is it me my no of on or pm so to up us we AM PM "
+    "per percent pct % ‰ ' \" st nd rd th x X e E".split()
+)
+_NOT_BEFORE_UNARY = ")]}%°!_"  # characters that end an operand, so a sign after them is binary
+_GAP = " \u00a0\u2009\u202f"  # one of these may separate a number from its unit
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
+_TO_ASCII = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺\u2212", "0123456789-+-")
+_VULGAR = {c: Fraction(unicodedata.numeric(c)).limit_denominator(10) for c in "¼½¾⅐⅑⅒⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"}
+_SCALE_WORDS = {"hundred": 2, "thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+_SCALE_ABBREVIATIONS = {"bn": 9, "bln": 9, "mn": 6, "mln": 6, "tn": 12, "trn": 12}
+_SCALE_AFTER_CURRENCY = {"k": 3, "K": 3, "m": 6, "M": 6, "b": 9, "B": 9, "T": 12}
+
+_NUM_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]")
+_ANY_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]|(?<!\w)(?:[Ii][Nn](?:[Tt][Oo])?|[Tt][Oo])[ \u00a0]")
+_NUMERAL = re.compile(
+    r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}(?![0-9]))+|[0-9]+)?(?P<frac>\.[0-9]+)?"
+    r"(?P<exp>[eE][-+\u2212]?[0-9]{1,4}(?![0-9]))?"
+)
+_CHAIN = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+_FRACTION = re.compile(r"[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
+_MIXED = re.compile(r"[ \u00a0](?P<num>[0-9]{1,9})[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
+_POW10 = re.compile(
+    r"[ \u00a0]?(?P<op>[×xX*·⋅])[ \u00a0]?10(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]{1,4})\)|(?P<b>[-+\u2212]?[0-9]{1,4}))"
+    r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,4})|(?P<d>[-\u2212][0-9]{1,4}))(?![0-9⁰¹²³⁴⁵⁶⁷⁸⁹])"
+)
+_SCALE = re.compile(r"(?P<gap>[ \u00a0]?)(?P<word>[A-Za-z]{1,8})(?!\w)")
+_ORDINAL = re.compile(r"(?:st|nd|rd|th)(?!\w)")
+_EXPONENT = re.compile(r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])")
+_INCH_CONTEXT = re.compile(r"[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One detected span; `text == source[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+    kind: str  # "number" | "quantity" | "unit"
+    value: int | float | None  # None for a bare unit
+    unit: str | None = None  # the unit as written, for "quantity" and "unit"
+
+
+def detect_spans(text: str) -> list[Span]:
+    """Return the numbers, quantities and units in `text`, sorted and non-overlapping.
+
+    Never raises on a str; raises TypeError on anything else. Linear time (see the module docstring).
+
+    >>> [(s.text, s.kind, s.value, s.unit) for s in detect_spans("convert 5 km to m, then add $2.1bn")]
+    [('5 km', 'quantity', 5, 'km'), ('m', 'unit', None, 'm'), ('$2.1bn', 'number', 2100000000, None)]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"detect_spans expects a str, got {type(text).__name__}")
+    return _Scanner(text).run()
+
+
+# ----------------------------------------------------------------------------- unit table
+
+
+@lru_cache(maxsize=1)
+def _unit_table() -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
+    """Atomic spellings usable after a number, and for each first character the lengths, longest first."""
+    spellings = frozenset(
+        s for s in unit_spellings()
+        if s and len(s) <= MAX_UNIT_CHARS and s not in NEVER_UNITS and not s[0].isdigit() and not s[0].isspace()
+    )
+    lengths: dict[str, set[int]] = {}
+    for s in spellings:
+        lengths.setdefault(s[0], set()).add(len(s))
+    return spellings, {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
+
+
+@lru_cache(maxsize=4096)
+def _is_unit(s: str) -> bool:
+    try:
+        parse_unit(s)
+    except Exception:  # the registry's error type is its own business; any failure means "not a unit"
+        return False
+    return True
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _sign_is_unary(t: str, p: int) -> bool:
+    """Is the sign at t[p] (which touches a number) unary? See "Sign rule" in the module docstring."""
+    if p == 0:
+        return True
+    c = t[p - 1]
+    return c.isspace() or not (c.isalnum() or c in _NOT_BEFORE_UNARY)
+
+
+def _finish(value: int | float | Fraction, scaled: bool) -> int | float | None:
+    """The reported value: int for integer literals and integral scaled values, float otherwise."""
+    try:
+        if isinstance(value, Fraction):
+            value = int(value) if scaled and value.denominator == 1 else float(value)
+    except OverflowError:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------------- scanner
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.t = text
+        self.n = len(text)
+        self.spans: list[Span] = []
+        self.spellings, self.lengths = _unit_table()
+        self.seen_quantity = False
+
+    def run(self) -> list[Span]:
+        t, pos, anchor = self.t, 0, _NUM_ANCHOR
+        while True:
+            m = anchor.search(t, pos)
+            if m is None:
+                return self.spans
+            if m.end() - m.start() > 1:  # "to ", "in ", "into ": a bare unit may follow
+                pos = self._bare_unit(m.end())
+                continue
+            pos = self._number(m.start(), floor=pos)
+            if self.seen_quantity:
+                anchor = _ANY_ANCHOR
+
+    def _emit(self, start: int, end: int, kind: str, value, unit: str | None) -> None:
+        self.spans.append(Span(start, end, self.t[start:end], kind, value, unit))
+        if kind == "quantity":
+            self.seen_quantity = True
+
+    def _bare_unit(self, j: int) -> int:
+        end = self._read_unit(j) if j < self.n else -1
+        if end < 0:
+            return j
+        unit = self.t[j:end]
+        self._emit(j, end, "unit", None, unit)
+        return end
+
+    # ------------------------------------------------------------------------- numbers
+
+    def _number(self, i: int, floor: int) -> int:
+        """Read the number whose first digit (or vulgar fraction) is t[i]; emit its span; return the cursor."""
+        t = self.t
+        if t[i] in _VULGAR:
+            k, end, value, plain, has_exp = i, i + 1, _VULGAR[t[i]], None, False
+        else:
+            k = i - 1 if i - 1 >= floor and t[i - 1] == "." and (i < 2 or not (_is_word_char(t[i - 2]) or t[i - 2] == ".")) else i
+            m = _NUMERAL.match(t, k)
+            end = m.end()
+            if end - k > MAX_NUMERAL_CHARS:
+                return end
+            if m["int"] and m["frac"] and not m["exp"] and "," not in m["int"] and t.startswith(".", end) and end + 1 < self.n and t[end + 1].isdigit():
+                return self._chain(k)
+            value, plain, has_exp = _literal_value(m)
+        start, negative, currency = self._lookback(k, floor)
+        fraction = self._fraction(k, end, plain) if plain is not None else None
+        pow10 = None if fraction or has_exp or plain is None and t[i] in _VULGAR else _POW10.match(t, end)
+        if fraction:
+            end, value = fraction
+        elif pow10 and (pow10["d"] is None or pow10["op"] in "×·⋅"):
+            exponent = next(g for g in (pow10["a"], pow10["b"], pow10["c"], pow10["d"]) if g is not None)
+            value, end = float(f"{float(value)!r}e{exponent.translate(_TO_ASCII)}"), pow10.end()
+        end, scaled, value = self._scale(end, value, currency)
+        value = _finish(-value if negative else value, scaled)
+        if value is None:
+            return end
+        unit_end = -1
+        if not currency and not (plain is not None and not fraction and not scaled and self._no_unit_suffix(end, plain)):
+            unit_end, unit_start = self._unit_after(end)
+        if unit_end < 0:
+            self._emit(start, end, "number", value, None)
+            return end
+        self._emit(start, unit_end, "quantity", value, t[unit_start:unit_end])
+        return unit_end
+
+    def _chain(self, k: int) -> int:
+        """A dotted chain such as "25.12.2024" or "192.168.0.1": one int span per group."""
+        m = _CHAIN.match(self.t, k)
+        pos = k
+        for part in m.group().split("."):
+            if len(part) <= MAX_NUMERAL_CHARS:
+                self._emit(pos, pos + len(part), "number", int(part), None)
+            pos += len(part) + 1
+        return m.end()
+
+    def _lookback(self, k: int, floor: int) -> tuple[int, bool, bool]:
+        """Extend the numeral starting at k back over a unary sign and a currency sign: (start, negative, currency)."""
+        t, start, negative, signed, currency = self.t, k, False, False, False
+        if start - 1 >= floor and t[start - 1] in SIGNS and _sign_is_unary(t, start - 1):
+            start, negative, signed = start - 1, t[start - 1] != "+", True
+        if start - 1 >= floor and t[start - 1] in CURRENCY:
+            start, currency = start - 1, True
+            if not signed and start - 1 >= floor and t[start - 1] in SIGNS and _sign_is_unary(t, start - 1):
+                start, negative = start - 1, t[start - 1] != "+"
+        return start, negative, currency
+
+    def _fraction(self, k: int, end: int, plain: str) -> tuple[int, Fraction] | None:
+        """A proper fraction "3/4", a mixed "2 1/2", or a vulgar "2½" / "2 ½" after the integer t[k:end]."""
+        t = self.t
+        if len(plain) > 9 or (k >= 2 and t[k - 1] in "/⁄" and t[k - 2].isdigit()):
+            return None  # too long, or the tail of a date such as 12/25/2024
+        whole = int(plain)
+        m = _FRACTION.match(t, end)
+        if m and whole < int(m["den"]):
+            return m.end(), Fraction(whole, int(m["den"]))
+        m = _MIXED.match(t, end)
+        if m and int(m["num"]) < int(m["den"]):
+            return m.end(), whole + Fraction(int(m["num"]), int(m["den"]))
+        j = end + 1 if end < self.n and t[end] in " \u00a0" else end
+        if j < self.n and t[j] in _VULGAR and not (j + 1 < self.n and _is_word_char(t[j + 1])):
+            return j + 1, whole + _VULGAR[t[j]]
+        return None
+
+    def _scale(self, end: int, value, currency: bool) -> tuple[int, bool, int | float | Fraction]:
+        """Apply a scale word or suffix after the number: (new end, scaled?, new value)."""
+        m = _SCALE.match(self.t, end)
+        if m is None:
+            return end, False, value
+        word, attached = m["word"], not m["gap"]
+        power = _SCALE_WORDS.get(word.lower()) or _SCALE_ABBREVIATIONS.get(word)
+        if power is None and attached and (word == "k" or currency):
+            power = _SCALE_AFTER_CURRENCY.get(word)
+        if power is None:
+            return end, False, value
+        if isinstance(value, float):
+            return m.end(), True, value * 10.0**power
+        return m.end(), True, Fraction(value) * 10**power
+
+    def _no_unit_suffix(self, end: int, plain: str) -> bool:
+        """Ordinals ("3rd") and decades ("1990s") are numbers whose letters are not units."""
+        t = self.t
+        if _ORDINAL.match(t, end):
+            return True
+        decade = len(plain) >= 2 and plain.endswith("0") and t.startswith("s", end)
+        return decade and (end + 1 == self.n or not _is_word_char(t[end + 1]))
+
+    # ------------------------------------------------------------------------- units
+
+    def _unit_after(self, end: int) -> tuple[int, int]:
+        """The unit right after a number ending at `end`: (unit end or -1, unit start)."""
+        t, j = self.t, end
+        if j < self.n and (t[j] in _GAP or t[j] == "-"):
+            j += 1
+        return (self._read_unit(j) if j < self.n else -1), j
+
+    def _read_unit(self, j: int) -> int:
+        """End of the longest valid (compound) unit starting at j, or -1."""
+        t, n = self.t, self.n
+        ends: list[int] = []
+        atoms, e = 0, self._read_term(j)
+        while e > 0:
+            atoms += 1
+            if e == n or not _is_word_char(t[e]):
+                ends.append(e)
+            if atoms >= MAX_UNIT_ATOMS or e + 1 >= n or t[e] not in "/*·⋅":
+                break
+            e = self._read_term(e + 1)
+        for end in reversed(ends):
+            if _is_unit(t[j:end]):
+                return end
+        return -1
+
+    def _read_term(self, j: int) -> int:
+        """An atom with an optional exponent, or "(" atoms joined by * · ⋅ / ")" : its end or -1."""
+        t = self.t
+        if t[j] == "(":
+            e = self._match_atom(j + 1) if j + 1 < self.n else -1
+            for _ in range(MAX_UNIT_ATOMS):
+                if e < 0 or e + 1 >= self.n or t[e] not in "/*·⋅":
+                    break
+                e = self._match_atom(e + 1)
+            e = e + 1 if e > 0 and t.startswith(")", e) else -1
+        else:
+            e = self._match_atom(j)
+        if e > 0:
+            m = _EXPONENT.match(t, e)
+            e = m.end() if m else e
+        return e
+
+    def _match_atom(self, j: int) -> int:
+        """Longest atomic unit spelling at j that ends at a word boundary (superscripts may follow); end or -1."""
+        t, n = self.t, self.n
+        for length in self.lengths.get(t[j], ()):
+            e = j + length
+            if e > n or t[j:e] not in self.spellings:
+                continue
+            if e < n and _is_word_char(t[e]) and t[e] not in _SUPERSCRIPTS:
+                continue
+            if t[j:e] == "in" and not _INCH_CONTEXT.match(t, e):
+                continue
+            return e
+        return -1
+
+
+def _literal_value(m: re.Match) -> tuple[int | Fraction | float, str | None, bool]:
+    """(value, plain integer digits or None, has exponent) of a `_NUMERAL` match."""
+    integer = (m["int"] or "").replace(",", "")
+    if m["exp"]:
+        return float(integer + (m["frac"] or "") + m["exp"].translate(_TO_ASCII)), None, True
+    if m["frac"]:
+        return Fraction(integer + m["frac"]), None, False
+    return int(integer), (integer if "," not in m["int"] else None), False
