@@ -13,6 +13,7 @@ Cost: linear in len(text)
   refuses int() of more than 4300 digits. A value that is not finite ("1e999") gives no span either.
 
 Numbers
+- Digits are ASCII 0-9 (other Unicode digits are not read), plus the vulgar fractions ¼ ½ ¾ ⅓ ... ⅞.
 - "123" is an int (any size, exact); "1.5", ".5", "6.02e23", "1E-5" are floats. A trailing dot is
   punctuation: "3." is the int 3.
 - Thousands separators: 1-3 digits, then comma groups of exactly 3 ("1,500,000" -> 1500000). Anything
@@ -49,9 +50,12 @@ Quantities and units
   exponents ^n, ^-n, **n, superscripts; at most MAX_UNIT_ATOMS atoms. The longest prefix that
   `parse_unit` accepts wins, so every span.unit parses.
 - English words that are also unit spellings are never units here (NEVER_UNITS: "a", "at", "as",
-  "am", "pm", ...: "at 5 pm" is a time, not picometres). "in" is an inch only when it ends the text or
-  is followed by "to", "into", "=", "?" or ")" ("convert 5 in to cm"), so "at 5 in the morning" and
-  "1 in 5 adults" hold plain numbers.
+  "am", "pm", "us", ...: "at 5 pm" is a time, not picometres). Two capitals with a large SI prefix read
+  as abbreviations ("5 TV", "at 5 ET", "5 PC"), so only MW GW TW PW MJ GJ TJ PJ EJ MV GV are kept.
+- "in" is an inch only when it ends the text or is followed by "to", "into", "=", "?" or ")"
+  ("convert 5 in to cm"), so "at 5 in the morning" and "1 in 5 adults" hold plain numbers.
+- Decades and ordinals are handled above; "5 years", "3 cups" and "2 hours" are quantities because the
+  registry has those units.
 - Bare units (kind "unit", value None) only where the text names a target unit: right after the word
   "to", "in" or "into" and one space, and only once a quantity has appeared earlier in the text.
   "convert 5 km to m" -> quantity "5 km" and unit "m"; "listen to me" has no span.
@@ -77,9 +81,12 @@ MAX_UNIT_CHARS = 40  # longest unit spelling considered
 SIGNS = "-+\u2212"
 CURRENCY = "$€£¥₹₩₽¢"
 NEVER_UNITS = frozenset(
-    "a an am as at be by do go he hi if is it me my no of on or pm so to up us we AM PM "
+    "a an am as at be by das do go he hi if is it me my no of on or pm so to up us we AM PM "
     "per percent pct % ‰ ' \" st nd rd th x X e E".split()
 )
+# Two capitals that read as an abbreviation ("5 TV", "5 PT", "5 PC") are rarely exa/peta/tera/giga/mega units
+# ("TV" would be the teravolt): only these common ones are kept.
+KEPT_CAPITAL_PAIRS = frozenset("MW GW TW PW MJ GJ TJ PJ EJ MV GV".split())
 _NOT_BEFORE_UNARY = ")]}%°!_"  # characters that end an operand, so a sign after them is binary
 _GAP = " \u00a0\u2009\u202f"  # one of these may separate a number from its unit
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
@@ -90,6 +97,7 @@ _SCALE_ABBREVIATIONS = {"bn": 9, "bln": 9, "mn": 6, "mln": 6, "tn": 12, "trn": 1
 _SCALE_AFTER_CURRENCY = {"k": 3, "K": 3, "m": 6, "M": 6, "b": 9, "B": 9, "T": 12}
 
 _NUM_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]")
+# After the first quantity the scanner also stops at the words "to ", "in ", "into ": a bare unit may follow.
 _ANY_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]|(?<!\w)(?:[Ii][Nn](?:[Tt][Oo])?|[Tt][Oo])[ \u00a0]")
 _NUMERAL = re.compile(
     r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}(?![0-9]))+|[0-9]+)?(?P<frac>\.[0-9]+)?"
@@ -99,12 +107,17 @@ _CHAIN = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _FRACTION = re.compile(r"[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _MIXED = re.compile(r"[ \u00a0](?P<num>[0-9]{1,9})[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _POW10 = re.compile(
-    r"[ \u00a0]?(?P<op>[×xX*·⋅])[ \u00a0]?10(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]{1,4})\)|(?P<b>[-+\u2212]?[0-9]{1,4}))"
-    r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,4})|(?P<d>[-\u2212][0-9]{1,4}))(?![0-9⁰¹²³⁴⁵⁶⁷⁸⁹])"
+    r"[ \u00a0]?(?P<op>[×xX*·⋅])[ \u00a0]?10"
+    r"(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]{1,4})\)|(?P<b>[-+\u2212]?[0-9]{1,4}))"  # 10^-3, 10**3, 10^(-3)
+    r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,4})"  # 10⁻³
+    r"|(?P<d>[-\u2212][0-9]{1,4}))"  # 10−34, accepted after × · ⋅ only
+    r"(?![0-9⁰¹²³⁴⁵⁶⁷⁸⁹])"
 )
 _SCALE = re.compile(r"(?P<gap>[ \u00a0]?)(?P<word>[A-Za-z]{1,8})(?!\w)")
 _ORDINAL = re.compile(r"(?:st|nd|rd|th)(?!\w)")
-_EXPONENT = re.compile(r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])")
+_EXPONENT = re.compile(
+    r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
+)
 _INCH_CONTEXT = re.compile(r"[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
 
 
@@ -139,14 +152,17 @@ def detect_spans(text: str) -> list[Span]:
 @lru_cache(maxsize=1)
 def _unit_table() -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
     """Atomic spellings usable after a number, and for each first character the lengths, longest first."""
-    spellings = frozenset(
-        s for s in unit_spellings()
-        if s and len(s) <= MAX_UNIT_CHARS and s not in NEVER_UNITS and not s[0].isdigit() and not s[0].isspace()
-    )
+    spellings = frozenset(s for s in unit_spellings() if _usable_spelling(s))
     lengths: dict[str, set[int]] = {}
     for s in spellings:
         lengths.setdefault(s[0], set()).add(len(s))
     return spellings, {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
+
+
+def _usable_spelling(s: str) -> bool:
+    if not s or len(s) > MAX_UNIT_CHARS or s in NEVER_UNITS or s[0].isdigit() or s[0].isspace():
+        return False
+    return not (len(s) == 2 and s.isupper() and s[0] in "EPTGMZY" and s not in KEPT_CAPITAL_PAIRS)
 
 
 @lru_cache(maxsize=4096)
@@ -223,38 +239,53 @@ class _Scanner:
 
     def _number(self, i: int, floor: int) -> int:
         """Read the number whose first digit (or vulgar fraction) is t[i]; emit its span; return the cursor."""
-        t = self.t
-        if t[i] in _VULGAR:
-            k, end, value, plain, has_exp = i, i + 1, _VULGAR[t[i]], None, False
-        else:
-            k = i - 1 if i - 1 >= floor and t[i - 1] == "." and (i < 2 or not (_is_word_char(t[i - 2]) or t[i - 2] == ".")) else i
-            m = _NUMERAL.match(t, k)
-            end = m.end()
-            if end - k > MAX_NUMERAL_CHARS:
-                return end
-            if m["int"] and m["frac"] and not m["exp"] and "," not in m["int"] and t.startswith(".", end) and end + 1 < self.n and t[end + 1].isdigit():
-                return self._chain(k)
-            value, plain, has_exp = _literal_value(m)
+        read = self._numeral(i, floor)
+        if isinstance(read, int):
+            return read
+        k, end, value, plain, mantissa = read
         start, negative, currency = self._lookback(k, floor)
         fraction = self._fraction(k, end, plain) if plain is not None else None
-        pow10 = None if fraction or has_exp or plain is None and t[i] in _VULGAR else _POW10.match(t, end)
         if fraction:
             end, value = fraction
-        elif pow10 and (pow10["d"] is None or pow10["op"] in "×·⋅"):
-            exponent = next(g for g in (pow10["a"], pow10["b"], pow10["c"], pow10["d"]) if g is not None)
-            value, end = float(f"{float(value)!r}e{exponent.translate(_TO_ASCII)}"), pow10.end()
+        elif mantissa:
+            end, value = self._power_of_ten(end, mantissa, value)
         end, scaled, value = self._scale(end, value, currency)
         value = _finish(-value if negative else value, scaled)
         if value is None:
             return end
-        unit_end = -1
-        if not currency and not (plain is not None and not fraction and not scaled and self._no_unit_suffix(end, plain)):
+        bare_integer = plain is not None and not fraction and not scaled
+        unit_end, unit_start = -1, end
+        if not currency and not (bare_integer and self._no_unit_suffix(end, plain)):
             unit_end, unit_start = self._unit_after(end)
         if unit_end < 0:
             self._emit(start, end, "number", value, None)
             return end
-        self._emit(start, unit_end, "quantity", value, t[unit_start:unit_end])
+        self._emit(start, unit_end, "quantity", value, self.t[unit_start:unit_end])
         return unit_end
+
+    def _numeral(self, i: int, floor: int):
+        """The literal at t[i], or at a leading dot just before it: (k, end, value, plain digits, mantissa).
+        Returns the new cursor instead when the literal gets no span of its own (dotted chain, over-long)."""
+        t = self.t
+        if t[i] in _VULGAR:
+            return i, i + 1, _VULGAR[t[i]], None, None
+        before = t[i - 2] if i >= 2 else " "
+        leading_dot = i - 1 >= floor and t[i - 1] == "." and not (_is_word_char(before) or before == ".")
+        k = i - 1 if leading_dot else i
+        m = _NUMERAL.match(t, k)
+        if m.end() - k > MAX_NUMERAL_CHARS:
+            return m.end()
+        if _is_chain(m, t, m.end()):
+            return self._chain(k)
+        return (k, m.end(), *_literal_value(m))
+
+    def _power_of_ten(self, end: int, mantissa: str, value):
+        """Apply "×10^n" (and its spellings) after the mantissa: (new end, new value)."""
+        m = _POW10.match(self.t, end)
+        if m is None or (m["d"] is not None and m["op"] not in "×·⋅"):
+            return end, value
+        exponent = next(g for g in (m["a"], m["b"], m["c"], m["d"]) if g is not None)
+        return m.end(), float(f"{mantissa}e{exponent.translate(_TO_ASCII)}")
 
     def _chain(self, k: int) -> int:
         """A dotted chain such as "25.12.2024" or "192.168.0.1": one int span per group."""
@@ -267,7 +298,7 @@ class _Scanner:
         return m.end()
 
     def _lookback(self, k: int, floor: int) -> tuple[int, bool, bool]:
-        """Extend the numeral starting at k back over a unary sign and a currency sign: (start, negative, currency)."""
+        """Extend the numeral at k back over a unary sign and a currency sign: (start, negative, currency)."""
         t, start, negative, signed, currency = self.t, k, False, False, False
         if start - 1 >= floor and t[start - 1] in SIGNS and _sign_is_unary(t, start - 1):
             start, negative, signed = start - 1, t[start - 1] != "+", True
@@ -280,7 +311,7 @@ class _Scanner:
     def _fraction(self, k: int, end: int, plain: str) -> tuple[int, Fraction] | None:
         """A proper fraction "3/4", a mixed "2 1/2", or a vulgar "2½" / "2 ½" after the integer t[k:end]."""
         t = self.t
-        if len(plain) > 9 or (k >= 2 and t[k - 1] in "/⁄" and t[k - 2].isdigit()):
+        if len(plain) > 9 or (k >= 2 and t[k - 1] in "/⁄" and _is_ascii_digit(t[k - 2])):
             return None  # too long, or the tail of a date such as 12/25/2024
         whole = int(plain)
         m = _FRACTION.match(t, end)
@@ -330,7 +361,7 @@ class _Scanner:
         """End of the longest valid (compound) unit starting at j, or -1."""
         t, n = self.t, self.n
         ends: list[int] = []
-        atoms, e = 0, self._read_term(j)
+        atoms, e = 0, (self._read_term(j) if t[j] != "(" else -1)  # parentheses only after an operator
         while e > 0:
             atoms += 1
             if e == n or not _is_word_char(t[e]):
@@ -361,7 +392,7 @@ class _Scanner:
         return e
 
     def _match_atom(self, j: int) -> int:
-        """Longest atomic unit spelling at j that ends at a word boundary (superscripts may follow); end or -1."""
+        """Longest atomic unit spelling at j ending at a word boundary (superscripts may follow); end or -1."""
         t, n = self.t, self.n
         for length in self.lengths.get(t[j], ()):
             e = j + length
@@ -375,11 +406,23 @@ class _Scanner:
         return -1
 
 
-def _literal_value(m: re.Match) -> tuple[int | Fraction | float, str | None, bool]:
-    """(value, plain integer digits or None, has exponent) of a `_NUMERAL` match."""
+def _is_ascii_digit(c: str) -> bool:
+    return "0" <= c <= "9"
+
+
+def _is_chain(m: re.Match, t: str, end: int) -> bool:
+    """Is the `_NUMERAL` match "1.2" followed by ".3" (a date, version or address)?"""
+    if not (m["int"] and m["frac"]) or m["exp"] or "," in m["int"]:
+        return False
+    return t.startswith(".", end) and end + 1 < len(t) and _is_ascii_digit(t[end + 1])
+
+
+def _literal_value(m: re.Match) -> tuple[int | Fraction | float, str | None, str | None]:
+    """(value, the digits if it is a plain integer, the mantissa text if a power of ten may follow)."""
     integer = (m["int"] or "").replace(",", "")
+    mantissa = integer + (m["frac"] or "")
     if m["exp"]:
-        return float(integer + (m["frac"] or "") + m["exp"].translate(_TO_ASCII)), None, True
+        return float(mantissa + m["exp"].translate(_TO_ASCII)), None, None
     if m["frac"]:
-        return Fraction(integer + m["frac"]), None, False
-    return int(integer), (integer if "," not in m["int"] else None), False
+        return Fraction(mantissa), None, mantissa
+    return int(integer), (integer if "," not in m["int"] else None), mantissa

@@ -34,7 +34,10 @@ Clashing symbols, resolved explicitly (case matters everywhere):
 - `h` is the hour, `H` the henry; `s` the second, `S` the siemens; `g` the gram, `g0` standard gravity.
 - Exact spellings win over prefix + unit: `min` is the minute (not milli-inch), `mm` the millimetre,
   `Pa` the pascal, `cd` the candela, `ha` the hectare, `nmi` the nautical mile, `ft` the foot, `pt` the
-  pint, `yd` the yard. Non-SI units take no prefixes (`kmi` is unknown).
+  pint, `yd` the yard. Non-SI units take no prefixes (`kmi` is unknown), and no prefixed spelling of
+  the registry collides with an exact one (tests check `_shadowed_prefixed() == []`).
+- Micro is written `µ` (U+00B5) in canonical symbols; `μ` (Greek mu) and `u` are accepted (`um`, `us`).
+  Canonical symbols are otherwise ASCII where a common ASCII form exists: `degC`, `degF`, `ohm`, `floz`.
 - Deliberately unknown, because they are ambiguous: `G`, `M`, `u`, `a`, `deg`, `degree(s)`, `Cal`, `mil`,
   `st`, `bbl`, `kmh`, `°K`. Unknown spellings raise `ValueError`; they are never mapped to a near match.
 
@@ -43,6 +46,9 @@ with `^n`, `**n` or superscripts (`m²`, `s⁻¹`), with at most one level of pa
 and `1/s` for a pure reciprocal. Whitespace around operators is ignored. Operators apply left to right,
 as in pint: `J/kg*K` is J*K/kg, so write `J/(kg*K)`. Offset units (degC, degF) cannot appear in a
 compound; use `K`, `delta_degC` or `delta_degF`.
+
+`unit_spellings()` includes spellings that are also English words (`in`, `min`, `as` = attosecond,
+`am` = attometre, `pt`, `cup`, `day`, `us`); a text scanner must use context to reject them.
 
 Temperature convention: converting a temperature *point* applies the offset (100 degC -> 373.15 K ->
 212 degF). Addability means "same dimension vector", so degC, degF and K are all addable.
@@ -54,7 +60,7 @@ import difflib
 import functools
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
@@ -128,6 +134,8 @@ class Unit:
     offset: float  # 273.15 for degC, 459.67*5/9 for degF, else 0.0
     dimensions: tuple[int, ...]  # 7 exponents (L, M, T, I, Θ, N, J)
     kind: str | None  # a KINDS name, or None when no named kind has these dimensions
+    # Exact (factor, offset) from the registry, so `convert` rounds once; not part of equality.
+    _exact: tuple[Fraction, Fraction] | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_offset(self) -> bool:
@@ -594,7 +602,7 @@ def _make_unit(symbol: str, factor: Fraction, offset: Fraction, dims: tuple[int,
         value = math.inf
     if value == 0.0 or not math.isfinite(value):
         raise ValueError(f"unit {symbol!r} has a factor outside the float range")
-    return Unit(symbol, value, float(offset), dims, _KIND_BY_DIMS.get(dims))
+    return Unit(symbol, value, float(offset), dims, _KIND_BY_DIMS.get(dims), (factor, offset))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -624,6 +632,8 @@ def parse_unit(text: str) -> Unit:
 def convert(value: float, from_unit: str | Unit, to_unit: str | Unit) -> float:
     """Convert a value (a temperature point, for offset units) between units of the same dimensions.
 
+    Uses the registry's exact factors and rounds once, so the result is the float nearest the exact answer.
+
     >>> convert(100, "degC", "degF")
     212.0
     """
@@ -631,7 +641,13 @@ def convert(value: float, from_unit: str | Unit, to_unit: str | Unit) -> float:
     dst = to_unit if isinstance(to_unit, Unit) else parse_unit(to_unit)
     if src.dimensions != dst.dimensions:
         raise ValueError(f"cannot convert {src.symbol!r} ({src.kind}) to {dst.symbol!r} ({dst.kind})")
-    return dst.from_si(src.to_si(_as_float(value)))
+    value = Fraction(_as_float(value))
+    (src_factor, src_offset), (dst_factor, dst_offset) = _exact_of(src), _exact_of(dst)
+    return float((value * src_factor + src_offset - dst_offset) / dst_factor)  # exact, rounded once
+
+
+def _exact_of(unit: Unit) -> tuple[Fraction, Fraction]:
+    return unit._exact if unit._exact is not None else (Fraction(unit.factor), Fraction(unit.offset))
 
 
 # Named SI units for exact dimension vectors; J rather than N*m for energy, Hz rather than 1/s.

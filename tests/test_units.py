@@ -222,11 +222,23 @@ def test_temperature_points_match_pint(ureg, value, src, dst):
 
 
 def test_temperature_point_examples():
-    assert convert(100, "degC", "degF") == pytest.approx(212)
-    assert convert(0, "°C", "K") == pytest.approx(273.15)
-    assert convert(-40, "celsius", "fahrenheit") == pytest.approx(-40)
-    assert convert(300, "K", "degC") == pytest.approx(26.85)
+    # convert() works on the exact factors and rounds once, so these are exact.
+    assert convert(100, "degC", "degF") == 212.0
+    assert convert(0, "°C", "K") == 273.15
+    assert convert(-40, "celsius", "fahrenheit") == -40.0
+    assert convert(300, "K", "degC") == 26.85
+    assert convert(98.6, "degF", "degC") == 37.0
     assert parse_unit("degC").to_si(100) == pytest.approx(373.15)
+    assert parse_unit("degF").from_si(373.15) == pytest.approx(212)
+
+
+def test_convert_rejects_mismatched_dimensions():
+    assert convert(3.5, "km", "m") == 3500.0
+    assert convert(60, "mph", parse_unit("km/h")) == 96.56064
+    with pytest.raises(ValueError, match="cannot convert"):
+        convert(1, "kg", "m")
+    with pytest.raises(TypeError):
+        convert("1", "kg", "g")
 
 
 def test_can_add_agrees_with_pint_on_random_pairs(ureg):
@@ -312,7 +324,8 @@ def test_clashing_symbols_are_resolved_explicitly(text, symbol, kind):
      ("kg · m² / s²", "kg*m^2/s^2", 1.0, (2, 1, -2, 0, 0, 0, 0)), ("m ^ −2", "m^-2", 1.0, (-2, 0, 0, 0, 0, 0, 0)),
      ("ft/s", "ft/s", 0.3048, (1, 0, -1, 0, 0, 0, 0)), ("1/s", "1/s", 1.0, (0, 0, -1, 0, 0, 0, 0)),
      ("(m/s)^2", "(m/s)^2", 1.0, (2, 0, -2, 0, 0, 0, 0)), ("(km)", "km", 1000.0, (1, 0, 0, 0, 0, 0, 0)),
-     ("J/kg*K", "J/kg*K", 1.0, (2, 0, -2, 0, 1, 0, 0)), ("fl oz/h", "floz/h", float(GALLON / 128 / 3600), (3, 0, -1, 0, 0, 0, 0)),
+     ("J/kg*K", "J/kg*K", 1.0, (2, 0, -2, 0, 1, 0, 0)),
+     ("fl oz/h", "floz/h", float(GALLON / 128 / 3600), (3, 0, -1, 0, 0, 0, 0)),
      ("cm³", "cm^3", 1e-6, (3, 0, 0, 0, 0, 0, 0))],
 )  # fmt: skip
 def test_compound_units(text, symbol, factor, dims):
@@ -394,6 +407,8 @@ def test_fuzz_unit_like_text(text):
         return
     assert isinstance(unit, Unit) and len(unit.dimensions) == 7
     assert math.isfinite(unit.factor) and unit.factor > 0
+    again = parse_unit(unit.symbol)  # the canonical symbol parses back to the same unit
+    assert again.dimensions == unit.dimensions and again.factor == pytest.approx(unit.factor, rel=1e-12)
 
 
 def test_parse_unit_is_cached():
@@ -418,6 +433,12 @@ def test_every_spelling_parses_and_its_symbol_round_trips():
         again = parse_unit(unit.symbol)
         assert (again.factor, again.offset, again.dimensions) == (unit.factor, unit.offset, unit.dimensions)
         assert unit.kind is not None, spelling
+
+
+def test_no_prefixed_spelling_is_shadowed():
+    from fluxem.units import _shadowed_prefixed
+
+    assert _shadowed_prefixed() == []
 
 
 def test_kinds_table():

@@ -69,13 +69,23 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(mc.hidden_dim, mc.hidden_dim)
         self.resid_drop = nn.Dropout(mc.dropout)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+        """x (B, T, C). mask None: plain causal (training). Else a bool (B, 1, T, T_keys) mask, and `cache`
+        holds this layer's keys/values of earlier positions (decoding)."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)  # (B, H, T_keys, hd)
+            cache["k"], cache["v"] = k, v
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, H, T, hd)
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, H, T, hd)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, hd)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return self.resid_drop(self.proj(y))
 
@@ -90,8 +100,9 @@ class Block(nn.Module):
             nn.Linear(4 * mc.hidden_dim, mc.hidden_dim), nn.Dropout(mc.dropout),
         )
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cos, sin)  # (B, T, C)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cos, sin, mask, cache)  # (B, T, C)
         return x + self.mlp(self.ln2(x))  # (B, T, C)
 
 
@@ -122,17 +133,22 @@ class TokenOnlyModel(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def logits(self, idx: torch.Tensor, last_only: bool = False) -> torch.Tensor:
-        T = idx.shape[1]
-        cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hd/2)
+    def hidden(self, idx: torch.Tensor, pos: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+               caches: list[dict] | None = None) -> torch.Tensor:
+        """Final hidden states (B, T, C) of ids (B, T). pos (B, T): position ids (default 0..T-1);
+        mask/caches: see CausalSelfAttention (decoding only)."""
+        if pos is None:
+            T = idx.shape[1]
+            cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hd/2)
+        else:
+            cos, sin = self.rope_cos[pos].unsqueeze(1), self.rope_sin[pos].unsqueeze(1)  # (B, 1, T, hd/2)
         x = self.drop(self.wte(idx))  # (B, T, C)
-        for block in self.blocks:
-            x = block(x, cos, sin)
-        x = self.ln_f(x[:, -1:] if last_only else x)  # (B, T or 1, C)
-        return self.lm_head(x)  # (B, T or 1, V)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, mask, caches[i] if caches is not None else None)
+        return self.ln_f(x)  # (B, T, C)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        logits = self.logits(batch["idx"])  # (B, T, V)
+        logits = self.lm_head(self.hidden(batch["idx"]))  # (B, T, V)
         targets = batch.get("targets")
         if targets is None:
             return logits, None
@@ -160,29 +176,53 @@ class TokenOnlyModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, texts: list[str]) -> list[str]:
-        """Greedy answers from raw text; prompts of equal length are decoded together (no padding)."""
+        """Greedy answers from raw text, decoded together: prompts are left-padded (pads masked out,
+        positions restart at 0 in every row) and keys/values are cached."""
         was_training = self.training
         self.eval()
-        device = self.wte.weight.device
-        answers = [""] * len(texts)
-        by_len: dict[int, list[int]] = {}
         prompts = [[BOS] + encode(t) + [SEP] for t in texts]
-        for i, p in enumerate(prompts):
-            if len(p) < self.max_seq_len:  # else: no room to answer -> "" (counted wrong)
-                by_len.setdefault(len(p), []).append(i)
-        for L, rows in sorted(by_len.items()):
-            x = torch.tensor([prompts[i] for i in rows], dtype=torch.long, device=device)  # (B, L)
-            done = torch.zeros(len(rows), dtype=torch.bool, device=device)  # (B,)
-            while x.shape[1] < self.max_seq_len and not bool(done.all()):
-                nxt = self.logits(x, last_only=True)[:, -1].argmax(dim=-1)  # (B,)
-                nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
-                x = torch.cat([x, nxt[:, None]], dim=1)  # (B, T+1)
-                done |= nxt == EOS
-            for row, i in enumerate(rows):
-                generated = x[row, L:].tolist()
-                end = generated.index(EOS) if EOS in generated else len(generated)
-                answers[i] = decode(generated[:end])
+        rows = [i for i, p in enumerate(prompts) if len(p) < self.max_seq_len]  # else "" (no room to answer)
+        answers = [""] * len(texts)
+        if rows:
+            generated = self._greedy([prompts[i] for i in rows])
+            for i, ids in zip(rows, generated):
+                answers[i] = decode(ids)
         self.train(was_training)
+        return answers
+
+    def _greedy(self, prompts: list[list[int]]) -> list[list[int]]:
+        """Answer ids (EOS excluded) for each prompt; a row stops at EOS or when it fills max_seq_len."""
+        device = self.wte.weight.device
+        B, L = len(prompts), max(len(p) for p in prompts)
+        lengths = torch.tensor([len(p) for p in prompts], device=device)  # (B,)
+        idx = torch.full((B, L), PAD, dtype=torch.long, device=device)  # (B, L), left-padded
+        for b, p in enumerate(prompts):
+            idx[b, L - len(p):] = torch.tensor(p, device=device)
+        valid = torch.arange(L, device=device)[None, :] >= (L - lengths)[:, None]  # (B, L) real tokens
+        pos = (valid.cumsum(dim=1) - 1).clamp(min=0)  # (B, L): 0 at each row's first real token
+        causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()  # (L, L)
+        eye = torch.eye(L, dtype=torch.bool, device=device)  # pad queries see themselves (no all-masked rows)
+        mask = ((causal[None] & valid[:, None, :]) | eye[None]).unsqueeze(1)  # (B, 1, L, L)
+        caches: list[dict] = [{} for _ in self.blocks]
+        logits = self.lm_head(self.hidden(idx, pos, mask, caches)[:, -1])  # (B, V)
+        out = torch.full((B, self.max_seq_len), -1, dtype=torch.long, device=device)  # (B, T_max); -1 = none
+        done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
+        next_pos = lengths.clone()  # (B,) position of the token about to be generated
+        for step in range(self.max_seq_len - int(lengths.min())):
+            nxt = torch.where(done, torch.full_like(next_pos, -1), logits.argmax(dim=-1))  # (B,)
+            out[:, step] = nxt
+            done |= (nxt == EOS) | (next_pos + 1 >= self.max_seq_len)
+            if bool(done.all()):
+                break
+            valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool, device=device)], dim=1)  # (B, T+1)
+            fed = nxt.clamp(min=0)[:, None]  # (B, 1); finished rows feed PAD, their output is ignored
+            h = self.hidden(fed, next_pos[:, None], valid[:, None, None, :], caches)  # (B, 1, C)
+            logits = self.lm_head(h[:, -1])  # (B, V)
+            next_pos += 1
+        answers = []
+        for row in out.tolist():
+            stops = [i for i, t in enumerate(row) if t in (EOS, -1)]
+            answers.append(row[: stops[0]] if stops else row)
         return answers
 
 

@@ -1,0 +1,180 @@
+"""The hybrid model (SPEC section 5): characters + FluxEM span slots -> roles -> FluxEM algebra.
+
+Input. `fluxem.detect_spans(text)` finds the numbers, quantities and units. Each span becomes ONE slot:
+the projected bounded FluxEM features plus a type embedding (`fluxem.nn.FluxEMEmbedding`). Every other
+character is a character token. So "12 + 7 * 3" is the 9-element sequence [N][ ][+][ ][N][ ][*][ ][N],
+whatever the size of the numbers.
+
+Encoder. A bidirectional transformer whose attention is LOCAL: position i attends only to |i - j| <= W
+(model.attn_window), with a learned per-head bias for each offset in [-W, W] and no absolute positions.
+Every position therefore computes the same function of its neighbourhood wherever it sits, so the
+network behaves on a 10-operation input exactly as on the 1-3-operation inputs it was trained on
+(guard (c), tested).
+
+Readout (model.readout):
+- "algebraic": the network predicts a role for every slot (ROLES) and an answer type per example. A
+  deterministic executor (`fxlab.readout`) applies FluxEM operators to the span vectors in that order.
+  Nothing in Python looks at the operators in the text: the only path from text to structure is the
+  trained network.
+- "regression": an ablation; a head regresses sign and log10-magnitude of the answer from the pooled
+  encoding (what a float-readout model can do), rounded to an integer.
+
+Training labels: the generator knows each expression's structure and writes per-span `roles` into the
+training records; `collate` reads them (and only `collate`). `predict` sees raw text only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import fluxem
+from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
+from fxlab import readout as R
+from fxlab.config import Config, ModelConfig
+from fxlab.token_model import CHAR_TO_ID, SPECIALS, UNK
+
+PAD = 0
+SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
+VOCAB_SIZE = SLOT + 1
+IGNORE = -100
+
+
+def tokenize(text: str):
+    """Characters and span slots of one text.
+
+    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) with SLOT at span positions, vectors
+    (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
+    slots in order.
+    """
+    spans = fluxem.detect_spans(text)
+    ids, types, slot_index, cursor = [], [], [], 0
+    for span in spans:
+        for ch in text[cursor : span.start]:
+            ids.append(CHAR_TO_ID.get(ch, UNK))
+            types.append(TYPE_IDS["text"])
+        slot_index.append(len(ids))
+        ids.append(SLOT)
+        types.append(TYPE_IDS[span.kind])
+        cursor = span.end
+    for ch in text[cursor:]:
+        ids.append(CHAR_TO_ID.get(ch, UNK))
+        types.append(TYPE_IDS["text"])
+    vectors = np.zeros((len(ids), fluxem.EMBED_DIM))
+    if spans:
+        vectors[slot_index] = span_vectors(spans)
+    return ids, types, vectors, slot_index, spans
+
+
+class LocalSelfAttention(nn.Module):
+    """Bidirectional attention within a window of +-W positions, with a learned relative bias."""
+
+    def __init__(self, mc: ModelConfig):
+        super().__init__()
+        self.n_head, self.window = mc.num_heads, mc.attn_window
+        self.qkv = nn.Linear(mc.hidden_dim, 3 * mc.hidden_dim)
+        self.proj = nn.Linear(mc.hidden_dim, mc.hidden_dim)
+        self.rel_bias = nn.Parameter(torch.zeros(mc.num_heads, 2 * mc.attn_window + 1))  # (H, 2W+1)
+        self.dropout = mc.dropout
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
+        offset = torch.arange(T, device=x.device)[None, :] - torch.arange(T, device=x.device)[:, None]  # (T, T)
+        local = offset.abs() <= self.window
+        bias = self.rel_bias[:, offset.clamp(-self.window, self.window) + self.window]  # (H, T, T)
+        mask = local[None, None] & ~pad[:, None, None, :]  # (B, 1, T, T)
+        bias = bias[None].masked_fill(~mask, float("-inf"))  # (B, H, T, T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Block(nn.Module):
+    def __init__(self, mc: ModelConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(mc.hidden_dim), nn.LayerNorm(mc.hidden_dim)
+        self.attn = LocalSelfAttention(mc)
+        self.mlp = nn.Sequential(
+            nn.Linear(mc.hidden_dim, 4 * mc.hidden_dim), nn.GELU(), nn.Linear(4 * mc.hidden_dim, mc.hidden_dim),
+            nn.Dropout(mc.dropout),
+        )
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), pad)
+        return x + self.mlp(self.ln2(x))
+
+
+class HybridModel(nn.Module):
+    def __init__(self, mc: ModelConfig, task: str):
+        super().__init__()
+        if mc.hidden_dim % mc.num_heads:
+            raise ValueError(f"model.hidden_dim {mc.hidden_dim} is not divisible by model.num_heads {mc.num_heads}")
+        self.task, self.readout_kind = task, mc.readout
+        self.char_embedding = nn.Embedding(VOCAB_SIZE, mc.hidden_dim)
+        self.slot_embedding = FluxEMEmbedding(mc.hidden_dim)
+        self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
+        self.ln_f = nn.LayerNorm(mc.hidden_dim)
+        self.readout = R.build_readout(mc.readout, mc.hidden_dim)
+
+    def encode(self, batch: dict) -> torch.Tensor:
+        ids, types, vectors = batch["ids"], batch["types"], batch["vectors"]  # (B, T), (B, T), (B, T, 128)
+        is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
+        x = torch.where(is_slot, self.slot_embedding(vectors, types), self.char_embedding(ids))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x, batch["pad"])
+        return self.ln_f(x)  # (B, T, C)
+
+    def forward(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
+        h = self.encode(batch)  # (B, T, C)
+        outputs = self.readout(h, batch)
+        loss = self.readout.loss(outputs, batch) if "role_targets" in batch or "value_targets" in batch else None
+        return outputs, loss
+
+    def _batch(self, items: list[tuple]) -> dict:
+        device = self.char_embedding.weight.device
+        T = max(1, max(len(it[0]) for it in items))
+        B = len(items)
+        ids = torch.full((B, T), PAD, dtype=torch.long)
+        types = torch.full((B, T), TYPE_IDS["text"], dtype=torch.long)
+        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float64)
+        for b, (tok, typ, vec, _, _) in enumerate(items):
+            ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
+            types[b, : len(typ)] = torch.tensor(typ, dtype=torch.long)
+            vectors[b, : len(tok)] = torch.from_numpy(vec)
+        batch = {"ids": ids, "types": types, "vectors": vectors, "pad": ids == PAD}
+        return {k: v.to(device) for k, v in batch.items()}
+
+    def collate(self, records: list[dict]) -> dict:
+        """Training batch: the inputs plus role labels (from the generator) and answer-type labels."""
+        items = [tokenize(r["text"]) for r in records]
+        batch = self._batch(items)
+        batch.update(self.readout.targets(records, items, batch["ids"].shape[1], self.task))
+        return {k: v.to(self.char_embedding.weight.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    @torch.no_grad()
+    def predict(self, texts: list[str]) -> list[str]:
+        """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved."""
+        was_training = self.training
+        self.eval()
+        items = [tokenize(t) for t in texts]
+        outputs = self.readout(self.encode(self._batch(items)), None)
+        answers = self.readout.answers(outputs, items, self.task)
+        self.train(was_training)
+        return answers
+
+    @torch.no_grad()
+    def predict_roles(self, texts: list[str]) -> list[list[str]]:
+        """The roles the network assigns to each span (for inspection and guard (b))."""
+        was_training = self.training
+        self.eval()
+        items = [tokenize(t) for t in texts]
+        outputs = self.readout(self.encode(self._batch(items)), None)
+        self.train(was_training)
+        return self.readout.roles(outputs, items)
+
+
+def build(cfg: Config) -> HybridModel:
+    return HybridModel(cfg.model, cfg.task)
