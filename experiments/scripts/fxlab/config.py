@@ -77,7 +77,7 @@ class TrainingConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 0.01  # AdamW, matrices only
-    warmup_steps: int = 100  # linear warmup, then constant
+    warmup_steps: int = 100  # linear warmup, then cosine decay to 10% over training.epochs
     grad_clip: float = 1.0  # max global grad norm; 0 = off
     patience: int = 0  # stop after this many evals without a better val exact match; 0 = off
     eval_every: int = 1  # epochs between validation runs (the last epoch is always evaluated)
@@ -309,8 +309,8 @@ def _validate_arithmetic(d: DataConfig, need) -> None:
          f"must be distinct operators from {list(ARITHMETIC_OPS)}")
 
 
-# Keys that do not change what a run learns: where files live, the device, how far training goes
-# (so `--resume --epochs N` may extend a run) and the inference batch size.
+# Keys that do not change what a given checkpoint is: where files live, the device, the inference batch
+# size, and training.epochs (so `train --epochs 2` then `eval.py` works; --resume checks epochs itself).
 FINGERPRINT_EXCLUDE = {"device", "paths", "training.epochs", "training.eval_batch_size"}
 
 

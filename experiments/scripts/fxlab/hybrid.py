@@ -34,7 +34,7 @@ import fluxem
 from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
 from fxlab import readout as R
 from fxlab.config import Config, ModelConfig
-from fxlab.token_model import CHAR_TO_ID, SPECIALS, UNK
+from fxlab.token_model import BOS, CHAR_TO_ID, EOS, SPECIALS, UNK
 
 PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
@@ -45,12 +45,13 @@ IGNORE = -100
 def tokenize(text: str):
     """Characters and span slots of one text.
 
-    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) with SLOT at span positions, vectors
+    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
+    each span, EOS; vectors
     (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
     slots in order.
     """
     spans = fluxem.detect_spans(text)
-    ids, types, slot_index, cursor = [], [], [], 0
+    ids, types, slot_index, cursor = [BOS], [TYPE_IDS["text"]], [], 0  # BOS/EOS mark the edges
     for span in spans:
         for ch in text[cursor : span.start]:
             ids.append(CHAR_TO_ID.get(ch, UNK))
@@ -62,6 +63,8 @@ def tokenize(text: str):
     for ch in text[cursor:]:
         ids.append(CHAR_TO_ID.get(ch, UNK))
         types.append(TYPE_IDS["text"])
+    ids.append(EOS)
+    types.append(TYPE_IDS["text"])
     vectors = np.zeros((len(ids), fluxem.EMBED_DIM))
     if spans:
         vectors[slot_index] = span_vectors(spans)

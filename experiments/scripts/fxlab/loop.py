@@ -10,9 +10,9 @@ Checkpoints: the `.pt` holds tensors only (loads with `torch.load(weights_only=T
 it holds the metadata and the sha256 of the `.pt`. Both are written to a temp file and `os.replace`d,
 `.pt` first; the `.json` is the commit marker. Ctrl-C during a save is deferred until the save is done.
 
-Schedule: AdamW (weight decay on matrices only), linear warmup over `training.warmup_steps`, then a
-constant learning rate. Constant (not cosine) so that the schedule does not depend on the number of
-epochs: `--resume --epochs N` extends a run exactly as if it had been started with N epochs.
+Schedule: AdamW (weight decay on matrices only), linear warmup over `training.warmup_steps`, then cosine
+decay to 10% of the peak at the end of `training.epochs`. The schedule depends on the planned number of
+epochs, so `--resume` must use the same `--epochs` as the interrupted run (checked; exit 2 otherwise).
 
 Validation runs `model.predict` on val texts (exact match) every `training.eval_every` epochs and at the
 last epoch. With `training.patience > 0`, training stops after `patience` validations without a strictly
@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import random
 import signal
 import sys
@@ -48,6 +49,7 @@ from fxlab.data import atomic_write_bytes, file_sha256, load_split, split_path
 from fxlab.models import build_model, count_parameters
 
 CHECKPOINT_FORMAT = 1
+MIN_LR_FRACTION = 0.1  # the cosine schedule ends at 10% of training.learning_rate
 
 
 @dataclass
@@ -154,9 +156,14 @@ def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.training.learning_rate, betas=(0.9, 0.99), foreach=False)
 
 
-def lr_at(step: int, cfg: Config) -> float:
-    warmup = cfg.training.warmup_steps
-    return cfg.training.learning_rate * (min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0)
+def lr_at(step: int, cfg: Config, steps_per_epoch: int) -> float:
+    """Linear warmup over warmup_steps, then cosine decay to MIN_LR_FRACTION at the end of training.epochs."""
+    t = cfg.training
+    total = max(1, t.epochs * steps_per_epoch)
+    warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps > 0 else 1.0
+    progress_frac = min(1.0, step / total)
+    cosine = MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress_frac))
+    return t.learning_rate * warm * cosine
 
 
 def to_device(batch: dict, device: str) -> dict:
@@ -184,10 +191,10 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
     order = torch.randperm(len(records), generator=gen).tolist()
     bs = cfg.training.batch_size
     batches = [order[i : i + bs] for i in range(0, len(order), bs)]
-    total, lr = 0.0, lr_at(state.step, cfg)
+    total, lr = 0.0, 0.0
     bar = progress(batches, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", leave=False)
     for ids in bar:
-        lr = lr_at(state.step, cfg)
+        lr = lr_at(state.step, cfg, len(batches))
         for group in opt.param_groups:
             group["lr"] = lr
         _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
@@ -242,6 +249,10 @@ def write_metrics(out: Path, history: list[dict]) -> None:
 def _resume(ctx: dict) -> TrainState:
     out, cfg = ctx["out"], ctx["cfg"]
     tensors, meta = load_checkpoint(out / "last", cfg, "run without --resume to start training")
+    planned = meta["config"]["training"]["epochs"]
+    if planned != cfg.training.epochs:
+        raise UserError(f"{out / 'last.json'} belongs to a {planned}-epoch run (its learning-rate schedule "
+                        f"depends on it); resume with --epochs {planned}, or retrain without --resume")
     if meta.get("data_sha256") != ctx["data_sha"]:
         raise UserError(f"the data in {cfg.data_path} changed since {out / 'last.json'} was written; "
                         "regenerate it with the same seed, or retrain without --resume")
