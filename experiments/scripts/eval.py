@@ -89,6 +89,7 @@ def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         print("info: matplotlib is not installed; skipping plots")
         return []
@@ -110,6 +111,7 @@ def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
                 plotted = True
         if plotted:
             ax.set(xlabel=xlabel, ylabel="exact match (%)", ylim=(-2, 102), title=f"Exact match by {xlabel}")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend()
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,10 @@
 |------------------|---------------------------------------------------------------------------|
 | config.py        | YAML -> nested dataclasses, validation, CLI overrides, config fingerprint |
 | data.py          | arithmetic data generation, JSONL read/write                              |
+| units_data.py    | units data generation                                                     |
 | token_model.py   | the character-level transformer baseline                                  |
+| hybrid.py        | the hybrid model: FluxEM span slots + transformer (SPEC section 5)        |
+| readout.py       | the hybrid's readouts (algebraic executor / regression ablation)          |
 | models.py        | model registry: name -> builder ("token_only", "hybrid")                  |
 | loop.py          | the one training loop and the two-part checkpoint format                  |
 | metrics.py       | exact match, relative error, Wilson intervals, the results table          |

@@ -80,6 +80,7 @@ class TrainingConfig:
     warmup_steps: int = 100  # linear warmup, then cosine decay to 10% over training.epochs
     grad_clip: float = 1.0  # max global grad norm; 0 = off
     patience: int = 0  # stop after this many evals without a better val exact match; 0 = off
+    min_epochs: int = 0  # early stopping never triggers before this many epochs
     eval_every: int = 1  # epochs between validation runs (the last epoch is always evaluated)
     eval_batch_size: int = 256  # texts per `predict` call
 
@@ -111,7 +112,10 @@ class Config:
         return resolve_path(self.paths.results_dir)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain data; `data` holds only the keys of this task, so it round-trips via config_from_dict."""
+        d = dataclasses.asdict(self)
+        d["data"] = {k: v for k, v in d["data"].items() if k in TASK_DATA_KEYS.get(self.task, d["data"])}
+        return d
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "paths": PathsConfig}
@@ -287,8 +291,9 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     need(t.epochs >= 1 and t.batch_size >= 1 and t.eval_every >= 1 and t.eval_batch_size >= 1,
          "training", "epochs, batch_size, eval_every and eval_batch_size must be >= 1")
     need(t.learning_rate > 0, "training.learning_rate", "must be > 0")
-    need(t.weight_decay >= 0 and t.grad_clip >= 0 and t.patience >= 0 and t.warmup_steps >= 0,
-         "training", "weight_decay, grad_clip, patience and warmup_steps must be >= 0")
+    need(t.weight_decay >= 0 and t.grad_clip >= 0 and t.patience >= 0 and t.warmup_steps >= 0
+         and t.min_epochs >= 0, "training", "weight_decay, grad_clip, patience, min_epochs and warmup_steps "
+         "must be >= 0")
     if cfg.task == "arithmetic":
         _validate_arithmetic(d, need)
 

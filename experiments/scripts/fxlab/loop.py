@@ -16,7 +16,8 @@ epochs, so `--resume` must use the same `--epochs` as the interrupted run (check
 
 Validation runs `model.predict` on val texts (exact match) every `training.eval_every` epochs and at the
 last epoch. With `training.patience > 0`, training stops after `patience` validations without a strictly
-better val exact match (so a run that reaches 100% stops `patience` evals later).
+better val exact match (so a run that reaches 100% stops `patience` evals later), but never before
+`training.min_epochs` epochs: a slow starter (the token model sits near 0% for many epochs) is not cut off.
 
 Determinism: the model init is seeded by cfg.seed, each epoch's shuffle by a torch.Generator seeded from
 (seed, epoch), and the global torch RNG (dropout) is saved in `last.pt`. Resuming from `last.*` therefore
@@ -223,8 +224,9 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
         state.best_val_exact_match, state.best_epoch, state.bad_evals = val_em, epoch + 1, 0
     elif val_em is not None:
         state.bad_evals += 1
-    patience = cfg.training.patience
-    state.stopped_early = patience > 0 and state.bad_evals >= patience and state.epoch < cfg.training.epochs
+    t = cfg.training
+    state.stopped_early = (t.patience > 0 and state.bad_evals >= t.patience
+                           and t.min_epochs <= state.epoch < t.epochs)
     state.history.append({
         "epoch": epoch + 1, "step": state.step, "train_loss": loss, "val_exact_match": val_em,
         "best_val_exact_match": state.best_val_exact_match, "lr": lr, "seconds": round(seconds, 3),

@@ -29,13 +29,14 @@ TITLES = {"arithmetic": "Arithmetic", "units": "Units"}
 LABEL_WIDTH, COLUMN_WIDTH = 20, 14
 
 
-def parse_number(text: str) -> Fraction | None:
-    """The exact value of the leading number of `text` ("3500 m" -> 3500), or None.
+def parse_number(text: str, leading: bool = False) -> Fraction | None:
+    """The exact value of `text` if it is a number; with leading=True, of its first word ("3500 m").
 
-    >>> parse_number("-4396"), parse_number("2.5e3 m"), parse_number("abc")
-    (Fraction(-4396, 1), Fraction(2500, 1), None)
+    >>> parse_number("-4396"), parse_number("2.5e3 m", leading=True), parse_number("2.5e3 m"), parse_number("x")
+    (Fraction(-4396, 1), Fraction(2500, 1), None, None)
     """
-    head = text.strip().split(" ", 1)[0] if text.strip() else ""
+    text = text.strip()
+    head = text.split(" ", 1)[0] if leading else text
     if not _NUMBER.fullmatch(head):
         return None
     return Fraction(head)
@@ -44,13 +45,16 @@ def parse_number(text: str) -> Fraction | None:
 def rel_error(prediction: str, target: str) -> float | None:
     """|pred - target| / max(|target|, 1); 1.0 if pred is unparsable; None if the target is not a number.
 
+    A bare-number target needs a bare-number prediction; a "value unit" target compares leading values.
+
     >>> rel_error("33", "30"), rel_error("", "30"), rel_error("123456789123456789123", "123456789123456789124")
-    (0.1, 1.0, 8.100000072900001e-21)
+    (0.1, 1.0, 8.10000006561e-21)
     """
-    t = parse_number(target)
+    leading = " " in target.strip()
+    t = parse_number(target, leading)
     if t is None:
         return None
-    p = parse_number(prediction)
+    p = parse_number(prediction, leading)
     if p is None:
         return 1.0
     err = abs(p - t) / max(abs(t), 1)

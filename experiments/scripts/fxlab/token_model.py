@@ -216,7 +216,8 @@ class TokenOnlyModel(nn.Module):
                 break
             valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool, device=device)], dim=1)  # (B, T+1)
             fed = nxt.clamp(min=0)[:, None]  # (B, 1); finished rows feed PAD, their output is ignored
-            h = self.hidden(fed, next_pos[:, None], valid[:, None, None, :], caches)  # (B, 1, C)
+            fed_pos = next_pos.clamp(max=self.max_seq_len - 1)[:, None]  # (B, 1); finished rows may run past
+            h = self.hidden(fed, fed_pos, valid[:, None, None, :], caches)  # (B, 1, C)
             logits = self.lm_head(h[:, -1])  # (B, V)
             next_pos += 1
         answers = []

@@ -34,7 +34,8 @@ units with `random.Random(f"{seed}/held_out")`:
 train, val, test_id and test_ood_magnitude never use a held-out unit, and never put a held-out pair in
 one record (whatever its kind). test_ood_types holds only convert records whose pair is held out (half
 from held-out pairs of ID units, half involving a held-out compound unit) and combine records with a
-held-out compound unit, in the ratio of their `data.kinds` weights; its magnitudes are ID.
+held-out compound unit, in the ratio of their `data.kinds` weights; its magnitudes are ID. Without
+"velocity" in `data.unit_types` nothing compound is held out and test_ood_types is all convert.
 
 Determinism: each split draws from its own `random.Random(f"{seed}/{split}")`; val and the test splits
 are drawn first and train excludes their texts (every text is unique across all files). Kind counts

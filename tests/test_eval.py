@@ -1,0 +1,172 @@
+"""Metrics (Wilson, relative error), the results table, and the tiny end-to-end pipeline through main()."""
+
+from __future__ import annotations
+
+import doctest
+import json
+
+import pytest
+import torch
+
+import eval as eval_script
+import generate_data
+import train_token_only
+from fxlab import data, metrics, token_model
+from fxlab.config import REPO_ROOT
+from fxlab.metrics import format_table, rel_error, summarize, wilson_interval
+
+TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("k, n, expected", [
+    (0, 10, (0.0, 0.2775)),
+    (10, 10, (0.7225, 1.0)),
+    (5, 10, (0.2366, 0.7634)),
+    (81, 263, (0.2553, 0.3662)),  # Wilson's interval as tabulated for 81/263 (e.g. Wikipedia, statsmodels)
+])
+def test_wilson_interval_known_values(k, n, expected):
+    lo, hi = wilson_interval(k, n)
+    assert (round(lo, 4), round(hi, 4)) == expected
+
+
+def test_wilson_interval_edges():
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(1, 1)
+    assert 0.0 <= lo < hi == 1.0
+
+
+@pytest.mark.parametrize("pred, target, expected", [
+    ("33", "33", 0.0),
+    ("30", "33", 3 / 33),
+    ("-5", "5", 2.0),
+    ("1", "0", 1.0),  # denominator max(|0|, 1)
+    ("", "33", 1.0),
+    ("3 3", "33", 1.0),  # junk after a number: unparsable for a bare-number target
+    ("3 m", "4 m", 0.25),  # "value unit" targets compare the leading values
+    ("abc", "33", 1.0),
+    ("1e999999999", "33", 1.0),  # exponent out of bounds: unparsable, not a hang
+    (str(10**40 + 1), str(10**40), 1e-40),  # exact big-int arithmetic before rounding
+    (str(10**60), str(10**60 - 1), 1 / (10**60 - 1)),
+])
+def test_rel_error(pred, target, expected):
+    assert rel_error(pred, target) == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_rel_error_non_numeric_target_is_skipped():
+    assert rel_error("true", "true") is None
+    s = summarize(["true", "3"], ["true", "4"])
+    assert s["n_numeric_targets"] == 1 and s["median_rel_error"] == 0.25
+
+
+def test_summarize_shape():
+    s = summarize(["1", "2", "x", "4"], ["1", "2", "3", "5"])
+    assert s["exact_match"] == 0.5 and s["n"] == 4 and s["n_correct"] == 2
+    assert s["exact_match_ci95"] == list(wilson_interval(2, 4))
+    assert s["median_rel_error"] == pytest.approx(0.1)  # errors 0, 0, 0.2, 1 -> (0 + 0.2) / 2
+
+
+def test_table_format_matches_the_spec():
+    def row(em, rel):
+        return {"exact_match": em, "median_rel_error": rel, "exact_match_ci95": [em / 2, (1 + em) / 2], "n": 10}
+    m = {"token_only": {"test_id": row(0.9, 0.0), "test_ood_magnitude": row(0.0, 0.5), "test_ood_length": row(0.05, 1)},
+         "hybrid": {"test_id": row(1.0, 0.0), "test_ood_magnitude": row(0.985, 0.0), "test_ood_length": row(1.0, 0)},}
+    table = format_table(m)
+    assert table.splitlines()[:10] == [
+        "=== Arithmetic Evaluation ===",
+        "",
+        "                    Token-Only    Hybrid",
+        "ID Test             90.0%         100.0%",
+        "OOD-A (magnitude)   0.0%          98.5%",
+        "OOD-B (length)      5.0%          100.0%",
+        "",
+        "Relative Error (median):",
+        "ID Test             0             0",
+        "OOD-A (magnitude)   0.5           0",
+    ]
+    assert "Exact Match 95% CI (Wilson, %):" in table
+    assert "ID Test             45.0-95.0     50.0-100.0" in table
+
+
+def test_table_adds_extra_splits_after_the_standard_ones():
+    r = {"exact_match": 0.5, "median_rel_error": 0.1, "exact_match_ci95": [0.2, 0.8], "n": 2}
+    lines = format_table({"token_only": {"test_id": r, "my_probe": r}}).splitlines()
+    assert lines[3].startswith("ID Test") and lines[4].startswith("my_probe")
+
+
+def test_library_doctests():
+    for module in (metrics, data, token_model):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """generate -> train token_only -> eval, through the scripts' main() in a temp dir."""
+    root = tmp_path_factory.mktemp("pipeline")
+    base = ["--config", str(TINY), "--set", f"paths.data_dir={root / 'data'}",
+            "--set", f"paths.results_dir={root / 'results'}"]
+    assert generate_data.main(base) == 0
+    assert train_token_only.main(base + ["--epochs", "2"]) == 0
+    extra = root / "my_probe.jsonl"
+    extra.write_text("".join(json.dumps({"id": f"p{i}", "text": f"{i} + 1", "target": str(i + 1)}) + "\n"
+                             for i in range(5)))
+    return root, base, extra
+
+
+def test_end_to_end_tiny_pipeline(pipeline, capsys):
+    root, base, extra = pipeline
+    capsys.readouterr()
+    assert eval_script.main(base + ["--models", "token_only", "--data", str(extra)]) == 0
+    out = capsys.readouterr().out
+    assert "=== Arithmetic Evaluation ===" in out and "Token-Only" in out and "my_probe" in out
+    results = root / "results"
+    m = json.loads((results / "metrics.json").read_text())
+    assert list(m) == ["token_only"]
+    assert set(m["token_only"]) == {"test_id", "test_ood_magnitude", "test_ood_length", "my_probe"}
+    for split, s in m["token_only"].items():
+        assert {"exact_match", "exact_match_ci95", "median_rel_error", "n"} <= set(s)
+        assert isinstance(s["exact_match"], float) and isinstance(s["median_rel_error"], float)
+    assert m["token_only"]["test_id"]["n"] == 40 and m["token_only"]["my_probe"]["n"] == 5
+    rows = data.read_jsonl(results / "predictions" / "token_only" / "test_id.jsonl")
+    assert len(rows) == 40 and {"id", "text", "target", "prediction", "correct"} <= set(rows[0])
+    assert all(r["correct"] == (r["prediction"] == r["target"]) for r in rows)
+    assert (results / "plots" / "exact_match_by_n_ops.png").is_file()
+
+
+def test_eval_is_deterministic(pipeline):
+    root, base, _ = pipeline
+    outputs = []
+    for _ in range(2):
+        assert eval_script.main(base + ["--models", "token_only"]) == 0
+        outputs.append((root / "results" / "metrics.json").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--models", "hybrid,token_only"], "train_hybrid.py --config"),  # no hybrid checkpoint in this run
+    (["--models", "token_only", "--data", "{root}/test_id.jsonl"], "already used"),
+    (["--models", "token_only", "--data", "{root}/missing.jsonl"], "data file not found"),
+    (["--models", "gpt5"], "--models"),
+])
+def test_eval_errors_are_one_line(pipeline, capsys, extra, expected):
+    root, base, _ = pipeline
+    (root / "test_id.jsonl").write_text((root / "data" / "test_id.jsonl").read_text())
+    with pytest.raises(SystemExit) as exc:
+        eval_script.main(base + [e.format(root=root) for e in extra])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and expected in err and "\n" not in err, err
+
+
+def test_eval_rejects_a_checkpoint_of_another_config(pipeline, capsys):
+    _, base, _ = pipeline
+    with pytest.raises(SystemExit) as exc:
+        eval_script.main(base + ["--models", "token_only", "--set", "model.hidden_dim=64"])
+    assert exc.value.code == 2 and "different config" in capsys.readouterr().err

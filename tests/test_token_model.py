@@ -1,0 +1,120 @@
+"""The token-only baseline: vocabulary, batching, cached decoding, and a fairness test (it learns addition)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from fxlab import UserError
+from fxlab.config import config_from_dict
+from fxlab.data import arithmetic_record, read_jsonl, write_jsonl
+from fxlab.loop import load_checkpoint, train
+from fxlab.models import build_model
+from fxlab.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread (and do not fight other processes for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_cfg(tmp_path, **model):
+    return config_from_dict({
+        "task": "arithmetic", "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 32, "num_layers": 2, "num_heads": 2, "dropout": 0.0, "max_seq_len": 32, **model},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+
+
+def test_vocabulary_is_fixed_and_round_trips():
+    assert len(VOCAB) == 5 + 10 + 9 + 52 + 9  # specials, digits, "+-*/=.,^ ", letters, "°µ²³⁻·()?"
+    for text in ["12 + 7 * 3", "-4396", "convert 3.5 km to m", "9.8 m/s^2", "100 °C", "6.6×10⁻³⁴?"]:
+        ids = encode(text)
+        assert all(0 <= i < len(VOCAB) for i in ids)
+        known = "".join(c if i != UNK else "\ufffd" for c, i in zip(text, ids))
+        assert decode(ids) == known
+    assert encode("×") == [UNK]
+
+
+def test_collate_puts_loss_on_answer_and_eos_only(tmp_path):
+    model = build_model("token_only", make_cfg(tmp_path))
+    records = [{"id": "a", "text": "1 + 2", "target": "3"}, {"id": "b", "text": "10 * 10", "target": "100"}]
+    batch = model.collate(records)
+    idx, targets = batch["idx"], batch["targets"]
+    assert idx.shape == targets.shape == (2, len("10 * 10") + len("100") + 2)
+    assert idx[0, 0] == BOS and idx[0, 6] == SEP
+    assert targets[0][targets[0] != IGNORE].tolist() == encode("3") + [EOS]
+    assert targets[1][targets[1] != IGNORE].tolist() == encode("100") + [EOS]
+    logits, loss = model(batch)
+    assert logits.shape == (*idx.shape, len(VOCAB)) and loss.ndim == 0
+    assert model({"idx": idx})[1] is None
+
+
+def test_collate_rejects_examples_longer_than_the_window(tmp_path):
+    model = build_model("token_only", make_cfg(tmp_path, max_seq_len=8))
+    with pytest.raises(UserError, match="max_seq_len"):
+        model.collate([{"id": "x", "text": "123 + 456", "target": "579"}])
+
+
+def test_seeded_init_is_reproducible(tmp_path):
+    a, b = (build_model("token_only", make_cfg(tmp_path)) for _ in range(2))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_cached_decoding_matches_a_full_forward(tmp_path):
+    model = build_model("token_only", make_cfg(tmp_path)).eval()
+    seq = torch.tensor([[BOS] + encode("12 + 7 * 3") + [SEP] + encode("33")])  # (1, T)
+    full = model.lm_head(model.hidden(seq))[0]  # (T, V)
+    prompt_len = seq.shape[1] - 2
+    caches = [{} for _ in model.blocks]
+    pos = torch.arange(prompt_len)[None]
+    mask = torch.ones(1, 1, prompt_len, prompt_len, dtype=torch.bool).tril()
+    steps = [model.lm_head(model.hidden(seq[:, :prompt_len], pos, mask, caches))[0, -1]]
+    for t in range(prompt_len, seq.shape[1]):
+        valid = torch.ones(1, 1, 1, t + 1, dtype=torch.bool)
+        steps.append(model.lm_head(model.hidden(seq[:, t : t + 1], torch.tensor([[t]]), valid, caches))[0, -1])
+    torch.testing.assert_close(torch.stack(steps), full[prompt_len - 1 :], atol=1e-5, rtol=1e-5)
+
+
+def test_batched_prediction_equals_one_at_a_time(tmp_path):
+    model = build_model("token_only", make_cfg(tmp_path))
+    texts = ["1 + 2", "12 + 7 * 3", "999 - 1", "5", "3 * 3 * 3 * 3"]
+    assert model.predict(texts) == [model.predict([t])[0] for t in texts]
+    assert model.training  # predict restores the mode it found
+
+
+def test_input_longer_than_the_window_predicts_empty(tmp_path):
+    model = build_model("token_only", make_cfg(tmp_path, max_seq_len=12))
+    out = model.predict(["1 + 2", "123456 + 654321"])
+    assert out[1] == "" and len(out[0]) <= 12 - len("1 + 2") - 2
+
+
+def test_fairness_token_only_learns_two_digit_addition(tmp_path):
+    """The baseline is fair: trained briefly on a + b (a, b in 0..29) it solves held-out pairs."""
+    pairs = [(a, b) for a in range(30) for b in range(30)]
+    random.Random(0).shuffle(pairs)
+    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs)]
+    write_jsonl(tmp_path / "data" / "train.jsonl", records[:600])
+    write_jsonl(tmp_path / "data" / "val.jsonl", records[600:750])  # model selection
+    write_jsonl(tmp_path / "data" / "test.jsonl", records[750:])  # never seen
+    cfg = config_from_dict({
+        "task": "arithmetic", "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},
+        "training": {"epochs": 80, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 20,
+                     "weight_decay": 0.1, "eval_every": 10},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+    train("token_only", cfg)
+    tensors, _ = load_checkpoint(tmp_path / "results" / "token_only" / "best", cfg, "")
+    model = build_model("token_only", cfg)
+    model.load_state_dict(tensors["model"])
+    test = read_jsonl(tmp_path / "data" / "test.jsonl")
+    predictions = model.predict([r["text"] for r in test])
+    accuracy = sum(p == r["target"] for p, r in zip(predictions, test)) / len(test)
+    assert accuracy >= 0.9, accuracy
