@@ -76,8 +76,9 @@ def test_summarize_shape():
 def test_table_format_matches_the_spec():
     def row(em, rel):
         return {"exact_match": em, "median_rel_error": rel, "exact_match_ci95": [em / 2, (1 + em) / 2], "n": 10}
-    m = {"token_only": {"test_id": row(0.9, 0.0), "test_ood_magnitude": row(0.0, 0.5), "test_ood_length": row(0.05, 1)},
-         "hybrid": {"test_id": row(1.0, 0.0), "test_ood_magnitude": row(0.985, 0.0), "test_ood_length": row(1.0, 0)},}
+    splits = ("test_id", "test_ood_magnitude", "test_ood_length")
+    m = {"token_only": dict(zip(splits, [row(0.9, 0.0), row(0.0, 0.5), row(0.05, 1)])),
+         "hybrid": dict(zip(splits, [row(1.0, 0.0), row(0.985, 0.0), row(1.0, 0)]))}
     table = format_table(m)
     assert table.splitlines()[:10] == [
         "=== Arithmetic Evaluation ===",

@@ -87,7 +87,7 @@ def test_run_dir_contents_and_checkpoint_format(straight_run):
     assert info["seed"] == 0 and "fluxem_version" in info and info["config"]["model"]["hidden_dim"] == 32
     rows = rows_without_time(straight_run)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert {"train_loss", "val_exact_match", "lr", "step", "best_val_exact_match"} <= set(rows[0])
+    assert {"train_loss", "val_loss", "val_exact_match", "lr", "step", "best_val_exact_match"} <= set(rows[0])
 
 
 def test_same_seed_gives_identical_metrics_and_tensors(straight_run, data_dir, tmp_path):

@@ -2,7 +2,7 @@
 
 Run directory: `<results_dir>/<model_name>/`
     config.json          resolved config, fingerprint, seed, fluxem/torch versions, data hashes
-    metrics.jsonl        one line per epoch: epoch, step, train_loss, val_exact_match, best, lr, seconds
+    metrics.jsonl        one line per epoch: epoch, step, train_loss, val_loss, val_exact_match, best, lr, seconds
     last.pt + last.json  state after the last completed epoch (weights, optimizer, RNG) -> `--resume`
     best.pt + best.json  weights with the best validation exact match -> what eval.py loads
 
@@ -210,14 +210,23 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
     return total / len(records), lr
 
 
-def validate(model: nn.Module, records: list[dict], cfg: Config) -> float:
+def validate(model: nn.Module, records: list[dict], cfg: Config, device: str) -> tuple[float, float]:
+    """(exact match of `predict` on val texts, mean val loss). Only the exact match selects checkpoints;
+    the loss is logged because it keeps moving while a slow learner's exact match sits at 0."""
     answers = predict_texts(model, [r["text"] for r in records], cfg.training.eval_batch_size, "val")
-    return sum(a == r["target"] for a, r in zip(answers, records)) / len(records)
+    exact_match = sum(a == r["target"] for a, r in zip(answers, records)) / len(records)
+    total, bs = 0.0, cfg.training.batch_size
+    with torch.no_grad():
+        for i in range(0, len(records), bs):
+            chunk = records[i : i + bs]
+            total += model(to_device(model.collate(chunk), device))[1].item() * len(chunk)
+    return exact_match, total / len(records)
 
 
-def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, val_em, seconds: float) -> None:
-    """Update early stopping, append the metrics row, save best (if better) and last."""
+def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, val, seconds: float) -> None:
+    """Update early stopping, append the metrics row, save best (if better) and last. val: (em, loss) or None."""
     cfg, model, out = ctx["cfg"], ctx["model"], ctx["out"]
+    val_em, val_loss = val if val is not None else (None, None)
     state.epoch = epoch + 1
     improved = val_em is not None and val_em > state.best_val_exact_match
     if improved:
@@ -228,8 +237,9 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
     state.stopped_early = (t.patience > 0 and state.bad_evals >= t.patience
                            and t.min_epochs <= state.epoch < t.epochs)
     state.history.append({
-        "epoch": epoch + 1, "step": state.step, "train_loss": loss, "val_exact_match": val_em,
-        "best_val_exact_match": state.best_val_exact_match, "lr": lr, "seconds": round(seconds, 3),
+        "epoch": epoch + 1, "step": state.step, "train_loss": loss, "val_loss": val_loss,
+        "val_exact_match": val_em, "best_val_exact_match": state.best_val_exact_match, "lr": lr,
+        "seconds": round(seconds, 3),
     })
     if improved:
         save_checkpoint(out / "best", {"model": model.state_dict()},
@@ -237,15 +247,16 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
     tensors = {"model": model.state_dict(), "optimizer": ctx["opt"].state_dict(), "rng": _rng_tensors()}
     save_checkpoint(out / "last", tensors, _meta("last", ctx["name"], cfg, state, ctx["data_sha"]))
     write_metrics(out, state.history)
-    val = "-" if val_em is None else f"{100 * val_em:.1f}%"
-    print(f"[{ctx['name']}] epoch {epoch + 1}/{cfg.training.epochs}  train_loss {loss:.4f}  val_em {val}  "
+    shown = "-" if val is None else f"{val_loss:.4f}  val_em {100 * val_em:.1f}%"
+    print(f"[{ctx['name']}] epoch {epoch + 1}/{cfg.training.epochs}  train_loss {loss:.4f}  val_loss {shown}  "
           f"best {100 * state.best_val_exact_match:.1f}% (epoch {state.best_epoch})  lr {lr:.2e}  {seconds:.1f}s",
           flush=True)
 
 
 def write_metrics(out: Path, history: list[dict]) -> None:
     """metrics.jsonl is rewritten from the checkpointed history, so it always matches last.json."""
-    atomic_write_bytes(out / "metrics.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in history).encode())
+    lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in history)
+    atomic_write_bytes(out / "metrics.jsonl", lines.encode())
 
 
 def _resume(ctx: dict) -> TrainState:
@@ -323,8 +334,8 @@ def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
             t0 = time.perf_counter()
             loss, lr = run_epoch(ctx["model"], ctx["opt"], ctx["train"], cfg, epoch, state, ctx["device"])
             evaluate_now = (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs
-            val_em = validate(ctx["model"], ctx["val"], cfg) if evaluate_now else None
-            _end_epoch(ctx, state, epoch, loss, lr, val_em, time.perf_counter() - t0)
+            val = validate(ctx["model"], ctx["val"], cfg, ctx["device"]) if evaluate_now else None
+            _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
     except KeyboardInterrupt:
         saved = json.loads((ctx["out"] / "last.json").read_text())["state"]["epoch"] \
             if (ctx["out"] / "last.json").exists() else 0

@@ -33,8 +33,8 @@ def build_model(name: str, cfg: Config) -> nn.Module:
         module = importlib.import_module(MODELS[name])
     except ModuleNotFoundError as e:
         if e.name == MODELS[name]:
-            raise UserError(f"model {name!r} is not available: {MODELS[name]} "
-                            f"(experiments/scripts/fxlab/{MODELS[name].split('.')[-1]}.py) does not exist") from None
+            path = f"experiments/scripts/fxlab/{MODELS[name].split('.')[-1]}.py"
+            raise UserError(f"model {name!r} is not available: {MODELS[name]} ({path}) does not exist") from None
         if e.name and e.name.split(".")[0] == "fluxem":
             raise UserError(f"model {name!r} needs the fluxem package; install it with "
                             "`pip install -e .` from the repository root") from None
