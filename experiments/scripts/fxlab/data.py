@@ -112,9 +112,11 @@ def generate_arithmetic(cfg: Config) -> dict[str, list[dict]]:
 
 def generate(cfg: Config) -> dict[str, list[dict]]:
     """All splits of the config's task: {split name: records}."""
-    generators = {"arithmetic": generate_arithmetic}
+    from fxlab.units_data import generate_units  # units_data imports nothing from this module
+
+    generators = {"arithmetic": generate_arithmetic, "units": generate_units}
     if cfg.task not in generators:
-        raise UserError(f"data generation for task '{cfg.task}' is not implemented yet")
+        raise UserError(f"unknown task '{cfg.task}'; known: {', '.join(generators)}")
     return generators[cfg.task](cfg)
 
 

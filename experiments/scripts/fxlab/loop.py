@@ -60,6 +60,7 @@ class TrainState:
     step: int = 0  # optimizer steps taken
     best_val_exact_match: float = -1.0
     best_epoch: int = 0
+    best_val_loss: float | None = None  # tie-breaker between checkpoints with equal val exact match
     bad_evals: int = 0  # validations since the last improvement
     stopped_early: bool = False
     history: list[dict] = field(default_factory=list)  # the metrics.jsonl rows
@@ -228,9 +229,16 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
     cfg, model, out = ctx["cfg"], ctx["model"], ctx["out"]
     val_em, val_loss = val if val is not None else (None, None)
     state.epoch = epoch + 1
-    improved = val_em is not None and val_em > state.best_val_exact_match
+    # Early stopping counts validations without a strictly better exact match. The best checkpoint is
+    # the highest val exact match, ties broken by the lower val loss (the later, better-fit model).
+    better = val_em is not None and val_em > state.best_val_exact_match
+    tie_better = (val_em is not None and val_em == state.best_val_exact_match and val_loss is not None
+                  and (state.best_val_loss is None or val_loss < state.best_val_loss))
+    improved = better or tie_better
     if improved:
-        state.best_val_exact_match, state.best_epoch, state.bad_evals = val_em, epoch + 1, 0
+        state.best_val_exact_match, state.best_epoch, state.best_val_loss = val_em, epoch + 1, val_loss
+    if better:
+        state.bad_evals = 0
     elif val_em is not None:
         state.bad_evals += 1
     t = cfg.training

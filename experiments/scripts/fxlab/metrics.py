@@ -3,6 +3,9 @@
 - exact_match: the predicted string equals the canonical target string.
 - rel_error: |pred - target| / max(|target|, 1), computed exactly (Python ints / Fractions) and then
   rounded to float; an unparsable prediction counts as 1.0.
+- dimensional_correctness (units): over "value unit" targets, the predicted unit parses and has the
+  target unit's dimension vector.
+- boolean_accuracy (units): exact match over the "true"/"false" targets (the can_add items).
 - wilson_interval: the 95% Wilson score interval of an accuracy.
 """
 
@@ -12,6 +15,8 @@ import math
 import re
 import statistics
 from fractions import Fraction
+
+from fluxem.units import parse_unit
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -79,13 +84,34 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, center - half), min(1.0, center + half))
 
 
+def _unit_dims(text: str):
+    """Dimension vector of the unit after the value in "value unit", or None if there is none / it is unknown."""
+    parts = text.strip().split(" ", 1)
+    if len(parts) != 2:
+        return None
+    try:
+        return parse_unit(parts[1]).dimensions
+    except ValueError:
+        return None
+
+
+def _rate(name: str, hits: int, n: int) -> dict:
+    return {name: hits / n, f"{name}_ci95": list(wilson_interval(hits, n)), f"{name}_n": n} if n else {}
+
+
 def summarize(predictions: list[str], targets: list[str]) -> dict:
-    """The metrics of one (model, split): exact_match, its Wilson CI, median_rel_error, n, n_correct."""
+    """The metrics of one (model, split): exact_match, its Wilson CI, median_rel_error, n, n_correct, and,
+    where the targets have them, dimensional_correctness and boolean_accuracy (each with CI and n).
+
+    >>> m = summarize(["4 m/s", "3 kg", "true"], ["4 m/s", "3 m", "false"])
+    >>> m["exact_match"], m["dimensional_correctness"], m["boolean_accuracy"]
+    (0.3333333333333333, 0.5, 0.0)
+    """
     n = len(targets)
     correct = sum(p == t for p, t in zip(predictions, targets))
     errors = [e for e in (rel_error(p, t) for p, t in zip(predictions, targets)) if e is not None]
     lo, hi = wilson_interval(correct, n)
-    return {
+    out = {
         "exact_match": correct / n if n else 0.0,
         "exact_match_ci95": [lo, hi],
         "median_rel_error": statistics.median(errors) if errors else None,
@@ -93,6 +119,11 @@ def summarize(predictions: list[str], targets: list[str]) -> dict:
         "n_correct": correct,
         "n_numeric_targets": len(errors),
     }
+    quantity = [(p, _unit_dims(t)) for p, t in zip(predictions, targets) if _unit_dims(t) is not None]
+    out.update(_rate("dimensional_correctness", sum(_unit_dims(p) == d for p, d in quantity), len(quantity)))
+    boolean = [(p, t) for p, t in zip(predictions, targets) if t in ("true", "false")]
+    out.update(_rate("boolean_accuracy", sum(p == t for p, t in boolean), len(boolean)))
+    return out
 
 
 def _row(label: str, cells: list[str]) -> str:
@@ -120,9 +151,17 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
     lines += ["", "Relative Error (median):"]
     lines += [_row(label(s), [cell(m, s, lambda r: _fmt_rel(r["median_rel_error"])) for m in models])
               for s in splits]
-    ci = lambda r: f"{100 * r['exact_match_ci95'][0]:.1f}-{100 * r['exact_match_ci95'][1]:.1f}"  # noqa: E731
-    lines += ["", "Exact Match 95% CI (Wilson, %):"]
-    lines += [_row(label(s), [cell(m, s, ci) for m in models]) for s in splits]
+    sections = (("exact_match", None, "Exact Match 95% CI (Wilson, %):"),
+                ("dimensional_correctness", "Dimensional Correctness:", "Dimensional Correctness 95% CI (Wilson, %):"),
+                ("boolean_accuracy", "Boolean Accuracy:", "Boolean Accuracy 95% CI (Wilson, %):"))
+    for key, title, ci_title in sections[1:]:
+        if any(key in metrics[m].get(s, {}) for m in models for s in splits):
+            pct = lambda r, k=key: f"{100 * r[k]:.1f}%" if k in r else "-"  # noqa: E731
+            lines += ["", title] + [_row(label(s), [cell(m, s, pct) for m in models]) for s in splits]
+    for key, _, ci_title in sections:
+        if any(key in metrics[m].get(s, {}) for m in models for s in splits):
+            ci = lambda r, k=key: f"{100 * r[k + '_ci95'][0]:.1f}-{100 * r[k + '_ci95'][1]:.1f}" if k in r else "-"  # noqa: E731
+            lines += ["", ci_title] + [_row(label(s), [cell(m, s, ci) for m in models]) for s in splits]
     return "\n".join(lines)
 
 
