@@ -52,7 +52,8 @@ Quantities and units
 - English words that are also unit spellings are never units here (NEVER_UNITS: "a", "at", "as",
   "am", "pm", "us", ...: "at 5 pm" is a time, not picometres). Two capitals with a large SI prefix read
   as abbreviations ("5 TV", "at 5 ET", "5 PC"), so only MW GW TW PW MJ GJ TJ PJ EJ MV GV are kept.
-- "in" is an inch only when it ends the text or is followed by "to", "into", "=", "?" or ")"
+- "in" is an inch only when it ends the text, is followed by "to", "into", "=", "?" or ")", or is directly
+  followed by an exponent or compound operator ("in^2", "in²", "in/s")
   ("convert 5 in to cm"), so "at 5 in the morning" and "1 in 5 adults" hold plain numbers.
 - Decades and ordinals are handled above; "5 years", "3 cups" and "2 hours" are quantities because the
   registry has those units.
@@ -118,7 +119,7 @@ _ORDINAL = re.compile(r"(?:st|nd|rd|th)(?!\w)")
 _EXPONENT = re.compile(
     r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
 )
-_INCH_CONTEXT = re.compile(r"[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
+_INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
 
 
 @dataclass(frozen=True)

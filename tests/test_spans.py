@@ -137,6 +137,8 @@ LABELLED = [
     # bare target units
     ("convert 5 km to m", [Q("5 km", 5, "km"), U("m")]),
     ("convert 5 in to cm", [Q("5 in", 5, "in"), U("cm")]),
+    ("convert 14.8369 in^2 to ft^2", [Q("14.8369 in^2", 14.8369, "in^2"), U("ft^2")]),
+    ("a 3 in/s drift, 2 in² of foil", [Q("3 in/s", 3, "in/s"), Q("2 in²", 2, "in²")]),
     ("What is 60 mph in km/h?", [Q("60 mph", 60, "mph"), U("km/h")]),
     ("Express 3 kg in grams.", [Q("3 kg", 3, "kg"), U("grams")]),
     ("can you add 3 kg and 20 lb?", [Q("3 kg", 3, "kg"), Q("20 lb", 20, "lb")]),
