@@ -18,12 +18,7 @@ from fxlab.metrics import format_table, rel_error, summarize, wilson_interval
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("k, n, expected", [

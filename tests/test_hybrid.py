@@ -22,6 +22,7 @@ from fxlab.loop import train  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "experiments" / "scripts" / "fxlab"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_config(tmp: Path, **model) -> object:

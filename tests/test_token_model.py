@@ -15,13 +15,7 @@ from fxlab.models import build_model
 from fxlab.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_cfg(tmp_path, **model):

@@ -13,23 +13,11 @@ from __future__ import annotations
 
 import sys
 
-from fxlab.cli import base_parser, config_from_args, run_main
-from fxlab.loop import train
-
-PROG = "train_token_only.py"
-MODEL = "token_only"
-
-
-def _main(argv) -> int:
-    args = base_parser(PROG, __doc__, training=True).parse_args(argv)
-    summary = train(MODEL, config_from_args(args), resume=args.resume)
-    print(f"[{MODEL}] done: best val exact match {100 * summary['best_val_exact_match']:.1f}% "
-          f"(epoch {summary['best_epoch']}), {summary['seconds']:.1f}s; checkpoints in {summary['run_dir']}")
-    return 0
+from fxlab.cli import train_main
 
 
 def main(argv=None) -> int:
-    return run_main(PROG, _main, argv)
+    return train_main("train_token_only.py", "token_only", __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,17 @@ def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def train_main(prog: str, model: str, description: str, argv: Sequence[str] | None) -> int:
+    """The whole body of train_token_only.py and train_hybrid.py, which differ only by the model name."""
+    from fxlab.loop import train  # torch is imported only by the scripts that train
+
+    def body(args_in) -> int:
+        args = base_parser(prog, description, training=True).parse_args(args_in)
+        summary = train(model, config_from_args(args), resume=args.resume)
+        print(f"[{model}] done: best val exact match {100 * summary['best_val_exact_match']:.1f}% "
+              f"(epoch {summary['best_epoch']}), {summary['seconds']:.1f}s; checkpoints in {summary['run_dir']}")
+        return 0
+
+    return run_main(prog, body, argv)
