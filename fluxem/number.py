@@ -447,12 +447,11 @@ class NumberEncoder:
             raise ZeroDivisionError("FluxEM div: division by a zero embedding")
         values = A[:, L.LINEAR] / B[:, L.LINEAR]
         both = _exact_rows(A) & _exact_rows(B)
-        exact = both.copy()
+        quotients = {}  # row -> exact integer quotient, where b divides a
         if both.any():
-            num, den = crt_decode(_residues_of(A[both])), crt_decode(_residues_of(B[both]))
-            exact[both] = [n % d == 0 for n, d in zip(num, den)]
-        return self._finish(exact, lambda rows: [n // d for n, d in self._pairs(A, B, rows)], values, single)
-
-    @staticmethod
-    def _pairs(A, B, rows):
-        return zip(crt_decode(_residues_of(A[rows])), crt_decode(_residues_of(B[rows])))
+            rows = np.flatnonzero(both)
+            num, den = crt_decode(_residues_of(A[rows])), crt_decode(_residues_of(B[rows]))
+            quotients = {int(i): n // d for i, n, d in zip(rows, num, den) if n % d == 0}
+        exact = np.zeros(len(values), dtype=bool)
+        exact[list(quotients)] = True
+        return self._finish(exact, lambda rows: [quotients[int(i)] for i in np.flatnonzero(rows)], values, single)
