@@ -7,8 +7,9 @@ Cost: linear in len(text)
   such as ½); the rest is read with anchored `re.match` calls on patterns without nested or
   overlapping repetition, so each call costs O(characters it consumes) or a small constant
   (exponents, units, scale words: at most ~40 characters). The cursor only moves forward; look-back
-  is at most 3 characters (sign, currency, leading dot). Hence O(len(text)) with no backtracking
-  blow-up. Unit lookups are dict/set probes, built once from the registry and cached.
+  is at most 4 characters (sign, currency, leading dot; "**" and a sign before an exponent). Hence
+  O(len(text)) with no backtracking blow-up. Unit lookups are dict/set probes, built once from the
+  registry and cached.
 - A numeral longer than MAX_NUMERAL_CHARS (1000) gives no span: no reader means it, and CPython
   refuses int() of more than 4300 digits. A value that is not finite ("1e999") gives no span either.
 
@@ -38,6 +39,10 @@ Numbers
 - Fractions are floats. "3/4" -> 0.75 only for a proper fraction (numerator < denominator) of plain
   integers with no spaces: "12/5" stays 12 and 5. A slash chain is a date: "12/25/2024" -> 12, 25,
   2024. Mixed "2 1/2" -> 2.5 (one space). Vulgar "½" -> 0.5, "2½" and "2 ½" -> 2.5.
+- Exponents: a numeral directly after "^" or "**" (a sign may come between: "s^-1") is an exponent,
+  not a number of the text, and gets no span: "x^2 + 3" -> 3 only; "the area is m^2", "(a+b)^2" -> none.
+  Only where a number span ends right at the "^" is the exponent a number too, as a reader of "2^10"
+  expects: "2^10" -> 2, 10 and "10^-3" -> 10, -3. "x ^ 2", with spaces, is not an exponent here.
 - Ordinals ("1st", "3rd") are plain numbers and never take a unit. "1990s" (two or more digits ending
   in 0, with "s" attached) is a decade, not seconds.
 
@@ -52,9 +57,12 @@ Quantities and units
 - English words that are also unit spellings are never units here (NEVER_UNITS: "a", "at", "as",
   "am", "pm", "us", ...: "at 5 pm" is a time, not picometres). Two capitals with a large SI prefix read
   as abbreviations ("5 TV", "at 5 ET", "5 PC"), so only MW GW TW PW MJ GJ TJ PJ EJ MV GV are kept.
+- Area and volume names are atoms like any other spelling ("5 square feet", "2 sq. m", "3 cu in"), so
+  "convert 5 square feet to sq m" -> quantity "5 square feet" and unit "sq m".
 - "in" is an inch only when it ends the text, is followed by "to", "into", "=", "?" or ")", or is directly
   followed by an exponent or compound operator ("in^2", "in²", "in/s")
-  ("convert 5 in to cm"), so "at 5 in the morning" and "1 in 5 adults" hold plain numbers.
+  ("convert 5 in to cm"), so "at 5 in the morning" and "1 in 5 adults" hold plain numbers. The same
+  holds for "sq in", "square in", "cu in" and "cubic in": "5 square in the middle" is the number 5.
 - Decades and ordinals are handled above; "5 years", "3 cups" and "2 hours" are quantities because the
   registry has those units.
 - Bare units (kind "unit", value None) only where the text names a target unit: right after the word
@@ -244,6 +252,8 @@ class _Scanner:
         if isinstance(read, int):
             return read
         k, end, value, plain, mantissa = read
+        if self._is_exponent(k):
+            return end
         start, negative, currency = self._lookback(k, floor)
         fraction = self._fraction(k, end, plain) if plain is not None else None
         if fraction:
@@ -279,6 +289,20 @@ class _Scanner:
         if _is_chain(m, t, m.end()):
             return self._chain(k)
         return (k, m.end(), *_literal_value(m))
+
+    def _is_exponent(self, k: int) -> bool:
+        """Is the literal at t[k] an exponent ("x^2", "s^-1", "m**3") rather than a number? See "Exponents"."""
+        t, p = self.t, k
+        if p >= 1 and t[p - 1] in SIGNS:
+            p -= 1
+        if p >= 1 and t[p - 1] == "^":
+            caret = p - 1
+        elif p >= 2 and t[p - 2 : p] == "**":
+            caret = p - 2
+        else:
+            return False
+        last = self.spans[-1] if self.spans else None
+        return last is None or last.kind != "number" or last.end != caret
 
     def _power_of_ten(self, end: int, mantissa: str, value):
         """Apply "×10^n" (and its spellings) after the mantissa: (new end, new value)."""
@@ -397,11 +421,12 @@ class _Scanner:
         t, n = self.t, self.n
         for length in self.lengths.get(t[j], ()):
             e = j + length
-            if e > n or t[j:e] not in self.spellings:
+            spelling = t[j:e] if e <= n else ""
+            if spelling not in self.spellings:
                 continue
             if e < n and _is_word_char(t[e]) and t[e] not in _SUPERSCRIPTS:
                 continue
-            if t[j:e] == "in" and not _INCH_CONTEXT.match(t, e):
+            if (spelling == "in" or spelling.endswith(" in")) and not _INCH_CONTEXT.match(t, e):
                 continue
             return e
         return -1

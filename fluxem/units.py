@@ -47,6 +47,13 @@ and `1/s` for a pure reciprocal. Whitespace around operators is ignored. Operato
 as in pint: `J/kg*K` is J*K/kg, so write `J/(kg*K)`. Offset units (degC, degF) cannot appear in a
 compound; use `K`, `delta_degC` or `delta_degF`.
 
+Area and volume names: "square X", "sq X", "sq. X" mean X^2 for X in m, km, cm, mm, ft, in, yd, mi, and
+"cubic X", "cu X" mean X^3 for X in m, km, cm, mm, ft, in, yd; X is the symbol or any full name of that
+unit ("square feet", "sq ft", "sq. metres", "cubic centimetres", "cu in"). Like "fl oz" they are atomic
+spellings in the registry, built from the registry's own X (so factors are exact: square foot =
+0.3048^2 m^2, rounded once), and their canonical symbol is the power: `parse_unit("square feet") ==
+parse_unit("ft^2")`. They take no further exponent ("sq ft^2" is malformed); lower case only.
+
 `unit_spellings()` includes spellings that are also English words (`in`, `min`, `as` = attosecond,
 `am` = attometre, `pt`, `cup`, `day`, `us`); a text scanner must use context to reject them.
 
@@ -330,6 +337,13 @@ _DEFS = (
 # Aliases of prefixed forms, entered after the prefix expansion.
 _PREFIXED_ALIASES = {"micron": "µm", "microns": "µm"}
 
+# Area and volume names, entered last: (power, leading words, length symbols). Each word is combined with
+# every spelling of each length unit ("sq" + "ft", "sq" + "feet", ...), see _power_spellings().
+_POWER_NAMES = (
+    (2, ("square ", "sq ", "sq. "), ("m", "km", "cm", "mm", "ft", "in", "yd", "mi")),
+    (3, ("cubic ", "cu "), ("m", "km", "cm", "mm", "ft", "in", "yd")),
+)
+
 # Suggested in "did you mean" messages, alongside the atomic spellings.
 _SUGGESTED_COMPOUNDS = ("km/h", "m/s", "m/s^2", "ft/s", "kg*m/s^2", "N*m", "kg/m^3", "g/cm^3", "W/m^2")
 
@@ -381,7 +395,24 @@ def _registry() -> dict[str, _Atom]:
             table.setdefault(spelling, _Atom(canonical, factor, F(0), d.dims))
     for alias, target in _PREFIXED_ALIASES.items():
         table[alias] = table[target]
+    for spelling, atom in _power_spellings(table):
+        if spelling in table:  # pragma: no cover - guards edits to _POWER_NAMES
+            raise RuntimeError(f"unit spelling {spelling!r} is defined twice")
+        table[spelling] = atom
     return table
+
+
+def _power_spellings(table: dict[str, _Atom]):
+    """Yield ("square feet", atom of ft^2), ... for `_POWER_NAMES`, given the table of length spellings."""
+    for power, words, bases in _POWER_NAMES:
+        for base in bases:
+            atom = table[base]
+            powered = _Atom(f"{atom.symbol}^{power}", atom.factor**power, F(0), tuple(power * e for e in atom.dims))
+            # Every spelling of this length unit: its symbols and full names, prefixed names included.
+            spellings = sorted(s for s, a in table.items() if a.symbol == atom.symbol and a.factor == atom.factor)
+            for word in words:
+                for spelling in spellings:
+                    yield word + spelling, powered
 
 
 def _shadowed_prefixed() -> list[str]:
@@ -544,6 +575,8 @@ class _Parser:
             base = _Term(inner.factor, inner.dims, symbol, False)
         elif kind == "atom":
             base = self.atom()
+            if "^" in base.symbol and self.peek() == "pow":  # "sq ft^2"
+                raise self.error(f"{base.symbol!r} already has an exponent")
         else:
             raise self.error("expected a unit" + (" at the start" if self.pos == 0 else ""))
         if self.peek() == "pow":
@@ -551,7 +584,9 @@ class _Parser:
             self.pos += 1
             if self.peek() == "pow":
                 raise self.error("two exponents in a row")
-            base = _Term(base.factor**power, tuple(power * e for e in base.dims), f"{base.symbol}^{power}", False)
+            # "(ft^2)^2" and "(sq ft)^2" keep their parentheses, so the symbol parses back.
+            symbol = f"({base.symbol})" if "^" in base.symbol and not base.symbol.startswith("(") else base.symbol
+            base = _Term(base.factor**power, tuple(power * e for e in base.dims), f"{symbol}^{power}", False)
         return base
 
     def atom(self) -> _Term:

@@ -144,6 +144,19 @@ LABELLED = [
     ("can you add 3 kg and 20 lb?", [Q("3 kg", 3, "kg"), Q("20 lb", 20, "lb")]),
     ("Listen to me, 5 is fine.", [N("5", 5)]),
     ("Convert 5 kg to (g).", [Q("5 kg", 5, "kg")]),
+    # area and volume names
+    ("convert 5 square feet to sq m", [Q("5 square feet", 5, "square feet"), U("sq m")]),
+    ("convert 5 square feet to m^2", [Q("5 square feet", 5, "square feet"), U("m^2")]),
+    ("A 1,200 sq. ft. flat.", [Q("1,200 sq. ft", 1200, "sq. ft")]),
+    ("Pour 3 cubic metres of sand.", [Q("3 cubic metres", 3, "cubic metres")]),
+    ("convert 10 sq in to cu cm", [Q("10 sq in", 10, "sq in"), U("cu cm")]),
+    ("Put 5 square in the middle.", [N("5", 5)]),  # "in" needs inch context here too
+    # exponents are not numbers unless the base is a number
+    ("the area is m^2", []),
+    ("Expand x^2 + 3.", [N("3", 3)]),
+    ("E = mc^2 and s^-1 and (a+b)**2.", []),
+    ("What is 2^10?", [N("2", 2), N("10", 10)]),
+    ("Step 10^-3 then 2 x^2.", [N("10", 10), N("-3", -3), N("2", 2)]),
     # no span
     ("Too big: 1e999.", []),
     ("", []),
@@ -215,6 +228,7 @@ TOKENS = [
     "0", "1", "5", "9", "10", "-", "−", "+", ".", ",", " ", "\u00a0", "e", "E", "/", "⁄", "×", "x", "*", "**", "^",
     "⁻", "³", "²", "$", "£", "k", "K", "m", "M", "bn", "million", "km", "s", "in", "to ", "in ", "°C", "°", "(",
     ")", "%", "½", "st", "h", "g", "girls", "·", "mph", "J", "kg", "/(", "1,000", "_", "a", "C", "\n",
+    "square feet", "sq ", "sq. ", "cu ", "ft", "x^", "^-",
 ]
 
 
@@ -236,7 +250,7 @@ def test_invariants_on_number_like_text(text):
 
 ADVERSARIAL = [
     "1,", "1.", "-", "1e", "1 1/", "1/", "1", "1 ", "m/", "1 m/", "$-", "1×10^", "in to m ", "5 km to ", "½",
-    "1,000,", "(-", "9.8 m/s^2*", "1,1,1.1.1------1e1e1e1 1/1 1/1 ",
+    "1,000,", "(-", "9.8 m/s^2*", "1,1,1.1.1------1e1e1e1 1/1 1/1 ", "x^2", "2^-", "5 sq in to sq m^",
 ]
 
 

@@ -376,7 +376,8 @@ def test_ambiguous_spellings_are_unknown(text):
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "m/", "^2", "((m)", "(m", "m)", "m^", "m^x", "m^2.5", "m^2^3", "*m", "m//s", "m**", "/s", "()",
-     "m(s)", "²", "m⁻", "m^99", "km h", "2/s", "1", "m" * 300, "Ym^12*Ym^12*Ym^12", "(Ym^12)^12"],
+     "m(s)", "²", "m⁻", "m^99", "km h", "2/s", "1", "m" * 300, "Ym^12*Ym^12*Ym^12", "(Ym^12)^12",
+     "sq ft^2", "square feet²", "cubic m**3", "Square feet", "sq.ft", "cu mi"],
 )  # fmt: skip
 def test_malformed_input_raises_value_error(text):
     with pytest.raises(ValueError):
@@ -439,6 +440,72 @@ def test_no_prefixed_spelling_is_shadowed():
     from fluxem.units import _shadowed_prefixed
 
     assert _shadowed_prefixed() == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Area and volume names
+
+LENGTHS = {"m": "1", "km": "1000", "cm": "0.01", "mm": "0.001", "ft": "0.3048", "in": "0.0254", "yd": "0.9144",
+           "mi": "1609.344"}  # fmt: skip
+# (our spelling, length symbol, power): every spelling named in the spec, plus a few mixed forms.
+POWER_NAMES = [
+    ("square meter", "m", 2), ("square meters", "m", 2), ("square metre", "m", 2), ("square metres", "m", 2),
+    ("square kilometer", "km", 2), ("square kilometers", "km", 2), ("square kilometre", "km", 2),
+    ("square kilometres", "km", 2), ("square centimeter", "cm", 2), ("square centimeters", "cm", 2),
+    ("square millimeter", "mm", 2), ("square millimeters", "mm", 2), ("square foot", "ft", 2),
+    ("square feet", "ft", 2), ("square inch", "in", 2), ("square inches", "in", 2), ("square yard", "yd", 2),
+    ("square yards", "yd", 2), ("square mile", "mi", 2), ("square miles", "mi", 2),
+    ("sq m", "m", 2), ("sq km", "km", 2), ("sq cm", "cm", 2), ("sq mm", "mm", 2), ("sq ft", "ft", 2),
+    ("sq in", "in", 2), ("sq yd", "yd", 2), ("sq mi", "mi", 2), ("sq. m", "m", 2), ("sq. ft", "ft", 2),
+    ("sq. mi", "mi", 2), ("sq. feet", "ft", 2), ("square km", "km", 2), ("sq yds", "yd", 2),
+    ("cubic meter", "m", 3), ("cubic meters", "m", 3), ("cubic metre", "m", 3), ("cubic metres", "m", 3),
+    ("cubic centimeter", "cm", 3), ("cubic centimeters", "cm", 3), ("cubic millimeter", "mm", 3),
+    ("cubic millimeters", "mm", 3), ("cubic foot", "ft", 3), ("cubic feet", "ft", 3), ("cubic inch", "in", 3),
+    ("cubic inches", "in", 3), ("cubic yard", "yd", 3), ("cubic yards", "yd", 3), ("cubic kilometres", "km", 3),
+    ("cu m", "m", 3), ("cu cm", "cm", 3), ("cu ft", "ft", 3), ("cu in", "in", 3), ("cu yd", "yd", 3),
+    ("cubic cm", "cm", 3),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling, base, power", POWER_NAMES)
+def test_area_and_volume_names_are_exact_powers(spelling, base, power):
+    unit = parse_unit(spelling)
+    assert unit == parse_unit(f"{base}^{power}")
+    assert (unit.symbol, unit.kind) == (f"{base}^{power}", "area" if power == 2 else "volume")
+    assert unit.factor == float(Fraction(LENGTHS[base]) ** power)  # exact, rounded once
+    assert spelling in unit_spellings()
+
+
+def test_square_foot_is_exact():
+    assert parse_unit("square foot").factor == float(Fraction("0.3048") ** 2) == 0.09290304
+    assert convert(1, "cubic inch", "cu cm") == 16.387064
+    assert convert(5, "square feet", "sq m") == float(5 * Fraction("0.3048") ** 2)
+
+
+@pytest.mark.parametrize(
+    "spelling, pint_spelling",
+    [("square feet", "ft**2"), ("sq ft", "square_foot"), ("square inches", "square_inch"),
+     ("sq yd", "square_yard"), ("square miles", "square_mile"), ("sq mi", "mi**2"), ("sq. m", "m**2"),
+     ("square kilometres", "km**2"), ("sq cm", "cm**2"), ("square millimeter", "mm**2"), ("cubic feet", "cubic_foot"),
+     ("cu in", "cubic_inch"), ("cubic yards", "cubic_yard"), ("cu ft", "ft**3"), ("cubic meters", "m**3"),
+     ("cu cm", "cm**3"), ("cubic millimetre", "mm**3"), ("cu yd", "yd**3"), ("cubic kilometres", "km**3")],
+)  # fmt: skip
+def test_area_and_volume_names_match_pint(ureg, spelling, pint_spelling):
+    q = ureg.Quantity(1, pint_spelling).to_base_units()
+    dims = tuple(int(q.dimensionality.get(name, 0)) for name in PINT_DIMS)
+    unit = parse_unit(spelling)
+    assert unit.factor == pytest.approx(float(q.magnitude), rel=1e-12)
+    assert unit.dimensions == dims
+
+
+def test_area_and_volume_names_in_compounds():
+    assert parse_unit("sq. m/s").symbol == "m^2/s"
+    assert parse_unit("kg/cubic metre") == parse_unit("kg/m^3")
+    assert parse_unit("sq  ft") == parse_unit("ft^2")  # runs of spaces collapse, as in "fl  oz"
+    for text in ("(sq ft)^2", "(ft^2)^2"):  # the canonical symbol keeps its parentheses and parses back
+        unit = parse_unit(text)
+        assert unit.symbol == "(ft^2)^2" and parse_unit(unit.symbol) == unit
+        assert (unit.factor, unit.dimensions) == (parse_unit("ft^4").factor, parse_unit("ft^4").dimensions)
 
 
 def test_kinds_table():
