@@ -168,3 +168,14 @@ def test_larger_operands_than_trained(trained):
     rng = random.Random(15)
     records = [random_expression(rng, rng.randint(1, 3), 10**15) for _ in range(200)]
     assert exact_match(model, records) >= 0.95
+
+
+def test_batched_prediction_equals_one_at_a_time(trained):
+    """Padding must not change an answer: roles and answer type come out the same in any batch."""
+    _, model = trained
+    rng = random.Random(16)
+    texts = [random_expression(rng, rng.randint(1, 9), 10 ** rng.randint(1, 12))["text"] for _ in range(30)]
+    assert model.predict(texts) == [model.predict([t])[0] for t in texts]
+    outputs, _ = model._infer(texts)
+    single = torch.cat([model._infer([t])[0]["type_logits"] for t in texts])
+    torch.testing.assert_close(outputs["type_logits"], single, rtol=1e-4, atol=1e-5)

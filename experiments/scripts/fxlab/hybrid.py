@@ -158,24 +158,24 @@ class HybridModel(nn.Module):
         return {k: v.to(self.char_embedding.weight.device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     @torch.no_grad()
+    def _infer(self, texts: list[str]) -> tuple[dict, list[tuple]]:
+        """Readout outputs for raw texts (eval mode; the padding mask is passed as in training)."""
+        was_training = self.training
+        self.eval()
+        items = [tokenize(t) for t in texts]
+        batch = self._batch(items)
+        outputs = self.readout(self.encode(batch), batch)
+        self.train(was_training)
+        return outputs, items
+
     def predict(self, texts: list[str]) -> list[str]:
         """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved."""
-        was_training = self.training
-        self.eval()
-        items = [tokenize(t) for t in texts]
-        outputs = self.readout(self.encode(self._batch(items)), None)
-        answers = self.readout.answers(outputs, items, self.task)
-        self.train(was_training)
-        return answers
+        outputs, items = self._infer(texts)
+        return self.readout.answers(outputs, items, self.task)
 
-    @torch.no_grad()
     def predict_roles(self, texts: list[str]) -> list[list[str]]:
         """The roles the network assigns to each span (for inspection and guard (b))."""
-        was_training = self.training
-        self.eval()
-        items = [tokenize(t) for t in texts]
-        outputs = self.readout(self.encode(self._batch(items)), None)
-        self.train(was_training)
+        outputs, items = self._infer(texts)
         return self.readout.roles(outputs, items)
 
 

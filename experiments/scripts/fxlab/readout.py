@@ -40,15 +40,8 @@ class AlgebraicReadout(nn.Module):
         self.role_head = nn.Linear(hidden_dim, len(ROLES))
         self.type_head = nn.Linear(hidden_dim, len(ANSWER_TYPES))
 
-    def forward(self, h: torch.Tensor, batch: dict | None) -> dict:
-        pad = self._pad(h, batch)
-        return {"role_logits": self.role_head(h), "type_logits": self.type_head(_pool(h, pad)), "pad": pad}
-
-    @staticmethod
-    def _pad(h, batch):
-        if batch is not None:
-            return batch["pad"]
-        return torch.zeros(h.shape[:2], dtype=torch.bool, device=h.device)
+    def forward(self, h: torch.Tensor, batch: dict) -> dict:
+        return {"role_logits": self.role_head(h), "type_logits": self.type_head(_pool(h, batch["pad"]))}
 
     def targets(self, records: list[dict], items: list[tuple], T: int, task: str) -> dict:
         """Role labels at slot positions (IGNORE elsewhere) and answer-type labels, from the records."""
@@ -169,9 +162,8 @@ class RegressionReadout(nn.Module):
         super().__init__()
         self.head = nn.Linear(hidden_dim, 2)
 
-    def forward(self, h: torch.Tensor, batch: dict | None) -> dict:
-        pad = AlgebraicReadout._pad(h, batch)
-        return {"value": self.head(_pool(h, pad))}  # (B, 2): sign logit, log10 magnitude
+    def forward(self, h: torch.Tensor, batch: dict) -> dict:
+        return {"value": self.head(_pool(h, batch["pad"]))}  # (B, 2): sign logit, log10 magnitude
 
     def targets(self, records, items, T, task) -> dict:
         if task != "arithmetic":
