@@ -20,7 +20,7 @@ from . import layout as L
 from .number import NumberEncoder, _check_finite, _encode_float_results
 from .units import Unit, canonical_si_unit, parse_unit
 
-_LN_KINDS = (L.TYPE_QUANTITY, L.TYPE_UNIT)
+_QUANTITY_OR_UNIT = (L.TYPE_QUANTITY, L.TYPE_UNIT)
 
 
 def _rows(si_values, unit: Unit, type_index: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def _rows(si_values, unit: Unit, type_index: int) -> np.ndarray:
     return out
 
 
-def _check(e, kinds=_LN_KINDS, name: str = "embedding") -> tuple[np.ndarray, bool]:
+def _check(e, kinds=_QUANTITY_OR_UNIT, name: str = "embedding") -> tuple[np.ndarray, bool]:
     arr = np.asarray(e, dtype=np.float64)
     if arr.shape[-1:] != (L.EMBED_DIM,) or arr.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (128,) or (N, 128), got {arr.shape}")

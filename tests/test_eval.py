@@ -6,7 +6,6 @@ import doctest
 import json
 
 import pytest
-import torch
 
 import eval as eval_script
 import generate_data
