@@ -45,8 +45,9 @@ def _as_batch(x) -> tuple[np.ndarray, bool]:
         raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r}")
     if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
         _check_scalar(x)
-        arr = np.asarray([x]) if not isinstance(x, numbers.Integral) or abs(int(x)) < 2**63 else None
-        return (arr if arr is not None else np.array([int(x)], dtype=object)), True
+        if isinstance(x, numbers.Integral) and abs(int(x)) >= 2**63:
+            return np.array([int(x)], dtype=object), True  # past int64: the per-element big-int path
+        return np.asarray([x]), True
     arr = np.asarray(x)
     if arr.dtype == bool:
         raise TypeError("FluxEM does not encode bools; cast to int if you mean 0/1")
@@ -111,8 +112,6 @@ def _dlog_table16() -> np.ndarray:
     return tables()[1].astype(np.uint16)
 
 
-_PRIME_ARRAY_F = np.array(L.PRIMES, dtype=np.float64)
-
 
 # sin/cos(2 pi k / m) for the small feature moduli, as one flat table indexed by k + offset of m.
 _PHASE_OFFSETS = np.cumsum((0,) + L.INT_MODULI[:-1]).astype(np.int64)
@@ -134,7 +133,7 @@ def _write_rows(buf, values, mods, exact, int_mask, type_index) -> None:
         r = mods[:_K]  # (K, C)
         np.divide(r, _MODULI[:_K, None], out=buf[L.RESIDUE])
         dlogs = np.take(_dlog_table16(), r.astype(np.int64) + tables()[2][:, None])  # (K, C) uint16
-        np.divide(dlogs, _PRIME_ARRAY_F[:, None] - 1.0, out=buf[L.DLOG])
+        np.divide(dlogs, _MODULI[:_K, None] - 1.0, out=buf[L.DLOG])
         np.equal(r, 0, out=buf[L.DZERO])
         buf[L.EXACT] = exact
         if not exact.all():

@@ -20,3 +20,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def script_args(config, root: Path) -> list[str]:
+    """Flags that point a script's main() at `config` with data and results under `root`."""
+    return ["--config", str(config), "--set", f"paths.data_dir={root / 'data'}",
+            "--set", f"paths.results_dir={root / 'results'}"]

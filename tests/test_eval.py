@@ -6,6 +6,7 @@ import doctest
 import json
 
 import pytest
+from conftest import script_args
 
 import eval as eval_script
 import generate_data
@@ -106,8 +107,7 @@ def test_library_doctests():
 def pipeline(tmp_path_factory):
     """generate -> train token_only -> eval, through the scripts' main() in a temp dir."""
     root = tmp_path_factory.mktemp("pipeline")
-    base = ["--config", str(TINY), "--set", f"paths.data_dir={root / 'data'}",
-            "--set", f"paths.results_dir={root / 'results'}"]
+    base = script_args(TINY, root)
     assert generate_data.main(base) == 0
     assert train_token_only.main(base + ["--epochs", "2"]) == 0
     extra = root / "my_probe.jsonl"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import script_args
 
 torch = pytest.importorskip("torch")
 
@@ -22,8 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def units_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("units")
-    base = ["--config", str(TINY), "--set", f"paths.data_dir={root / 'data'}",
-            "--set", f"paths.results_dir={root / 'results'}"]
+    base = script_args(TINY, root)
     assert generate_data.main(base) == 0
     assert train_token_only.main(base) == 0
     # More hybrid epochs than the tiny default, so that the roles are learned (epochs are not part of
