@@ -140,6 +140,10 @@ class Span:
     kind: str  # "number" | "quantity" | "unit"
     value: int | float | None  # None for a bare unit
     unit: str | None = None  # the unit as written, for "quantity" and "unit"
+    # The exact value of the literal as written (int, or Fraction for decimals, fractions, scientific
+    # notation and scale words), so that `0.1` encodes as 1/10 and not as the float 0.1000000000000000055.
+    # None for a bare unit.
+    exact: int | Fraction | None = None
 
 
 def detect_spans(text: str) -> list[Span]:
