@@ -6,13 +6,15 @@ import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fxlab import UserError
 from fxlab.config import config_from_dict
 from fxlab.data import arithmetic_record, read_jsonl, write_jsonl
 from fxlab.loop import load_checkpoint, train
 from fxlab.models import build_model
-from fxlab.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode
+from fxlab.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode, reverse_answer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -112,3 +114,41 @@ def test_fairness_token_only_learns_two_digit_addition(tmp_path):
     predictions = model.predict([r["text"] for r in test])
     accuracy = sum(p == r["target"] for p, r in zip(predictions, test)) / len(test)
     assert accuracy >= 0.9, accuracy
+
+
+@pytest.mark.parametrize("target, written", [("0", "0"), ("7", "7"), ("120", "021"), ("-4396", "-6934"),
+                                             ("-5", "-5"), ("1000000", "0000001")])
+def test_reversed_answer_order_writes_least_significant_digit_first_sign_first(target, written):
+    assert reverse_answer(target) == written
+    assert reverse_answer(written) == target
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-10**30, max_value=10**30))
+def test_reversed_answer_order_round_trips_every_integer(n):
+    digits = str(abs(n))
+    written = reverse_answer(str(n))
+    assert written == ("-" if n < 0 else "") + digits[::-1]  # sign first, then units, tens, ...
+    assert int(reverse_answer(written)) == n
+
+
+@given(st.sampled_from(["", "-"]), st.text(alphabet="0123456789.x\ufffd", max_size=12))
+def test_reverse_answer_maps_any_prediction_back_without_error(sign, body):
+    text = sign + body  # a malformed prediction (leading zeros, junk) still decodes, and round-trips
+    assert reverse_answer(text) == sign + body[::-1]
+    assert reverse_answer(reverse_answer(text)) == text
+
+
+def test_reversed_model_trains_on_reversed_targets_and_predicts_in_normal_order(tmp_path):
+    cfg = make_cfg(tmp_path, answer_order="reversed")
+    model = build_model("token_only", cfg)
+    batch = model.collate([{"id": "a", "text": "5 - 4401", "target": "-4396"}])
+    assert batch["targets"][0][batch["targets"][0] != IGNORE].tolist() == encode("-6934") + [EOS]
+    forward = build_model("token_only", make_cfg(tmp_path))  # same seed, same weights, same greedy ids
+    texts = ["1 + 2", "12 - 7 - 30", "999 - 1"]
+    assert model.predict(texts) == [reverse_answer(a) for a in forward.predict(texts)]
+
+
+def test_answer_order_is_checked(tmp_path):
+    with pytest.raises(UserError, match="model.answer_order.*forward, reversed"):
+        make_cfg(tmp_path, answer_order="backwards")

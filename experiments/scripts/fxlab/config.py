@@ -7,8 +7,10 @@ This is the only config code the four scripts use:
     cfg.data_path             # <repo>/experiments/data/arithmetic_small (paths are repo-root relative)
 
 Unknown keys, wrong types, keys of another task and out-of-range values raise `UserError` with a one-line
-message that names the key and the file. An int is accepted where a float is expected; nothing else is
-coerced (`epochs: "20"` is rejected).
+message that names the key and where its value came from: the file, or the flag (`--set KEY=VALUE`,
+`--seed`, `--epochs`, `--device`) that set it. An int is accepted where a float is expected, and so is a
+numeric string (YAML 1.1 reads `3e-3` as a string); floats must be finite. Nothing else is coerced
+(`epochs: "20"` is rejected).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TASKS = ("arithmetic", "units")
 DEVICES = ("auto", "cpu", "cuda")
 READOUTS = ("algebraic", "regression")
+ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ARITHMETIC_OPS = ("+", "-", "*")
 
 # Data keys by task; a key of the other task is rejected. The units task adds its keys here.
@@ -69,6 +74,7 @@ class ModelConfig:
     max_seq_len: int = 128  # token model: BOS + question + SEP + answer + EOS must fit
     readout: str = "algebraic"  # hybrid only: "algebraic" | "regression"
     attn_window: int = 8  # hybrid only: local attention window
+    answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
 
 
 @dataclass
@@ -118,6 +124,18 @@ class Config:
         return d
 
 
+class ConfigError(UserError):
+    """A bad value of config key `key`; load_config rewrites `where` when a flag supplied the value."""
+
+    def __init__(self, key: str, where: str, what: str):
+        self.key, self.where, self.what = key, where, what
+        super().__init__(f"config key '{key}' {where} {what}")
+
+
+SEED_MAX = 2**32 - 1  # torch, numpy and the per-epoch shuffle seed (seed * 1_000_003 + epoch) all fit
+# A float literal as YAML 1.1 fails to read it ("3e-3", "1E5", "-.5e+2"); coerced for float keys only.
+_FLOAT_STRING = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "paths": PathsConfig}
 
 
@@ -126,22 +144,35 @@ def resolve_path(path: str | Path) -> Path:
     return REPO_ROOT / Path(path).expanduser()
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> Config:
-    """Read a YAML config, apply dotted overrides ({"training.epochs": 3}), check it, return a Config."""
+def load_config(path: str | Path, overrides: dict | None = None, origins: dict | None = None) -> Config:
+    """Read a YAML config, apply dotted overrides ({"training.epochs": 3}), check it, return a Config.
+
+    `origins` maps an override key to the flag that set it ({"training.epochs": "--epochs 3"}), so that an
+    error caused by a flag names the flag, not the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"config {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise UserError(f"cannot parse YAML {where}: {getattr(e, 'problem', e)}") from None
     if not isinstance(raw, dict):
         raise UserError(f"config {path} must be a YAML mapping of sections, got {type(raw).__name__}")
+    origins = {key: (origins or {}).get(key, f"override {key}={value!r}") for key, value in (overrides or {}).items()}
     for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value)
-    return config_from_dict(raw, source=str(path))
+        _set_dotted(raw, key, value, origins[key])
+    try:
+        return config_from_dict(raw, source=str(path))
+    except ConfigError as e:
+        origin = origins.get(re.match(r"[^.\[]+(?:\.[^.\[]+)?", e.key).group())  # data.id_range[0] -> data.id_range
+        if origin is None:
+            raise
+        raise UserError(f"{origin}: config key '{e.key}' {e.what}") from None
 
 
 def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
@@ -170,10 +201,12 @@ def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
     return cfg
 
 
-def _set_dotted(raw: dict, key: str, value) -> None:
+def _set_dotted(raw: dict, key: str, value, origin: str = "command line") -> None:
     parts = key.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and parts[0] not in SECTIONS):
-        raise UserError(f"unknown config key '{key}' (command line); allowed: {_allowed_dotted()}")
+    known = {f.name for f in dataclasses.fields(SECTIONS[parts[0]] if len(parts) == 2 and parts[0] in SECTIONS
+                                                else Config)}
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] not in SECTIONS) or parts[-1] not in known:
+        raise UserError(f"{origin}: unknown config key '{key}'; allowed: {_allowed_dotted()}")
     if len(parts) == 1:
         raw[key] = value
         return
@@ -234,6 +267,8 @@ def _check_type(value, hint, key: str, source: str):
             raise _type_error(key, source, _type_name(hint), value)
         return {_check_type(k, args[0], key, source): _check_type(v, args[1], f"{key}.{k}", source)
                 for k, v in value.items()}
+    if hint is float and isinstance(value, str) and _FLOAT_STRING.fullmatch(value.strip()):
+        value = float(value)
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -242,7 +277,14 @@ def _check_type(value, hint, key: str, source: str):
     }[hint]
     if not ok:
         raise _type_error(key, source, _type_name(hint), value)
-    return float(value) if hint is float else value
+    if hint is float:
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond the float range
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(key, f"in {source}", f"must be a finite number, got {value}")
+    return value
 
 
 def _type_name(hint) -> str:
@@ -258,7 +300,7 @@ def _describe(value) -> str:
 
 
 def _type_error(key: str, source: str, expected: str, value) -> UserError:
-    return UserError(f"config key '{key}' in {source} must be {expected}, got {_describe(value)}")
+    return ConfigError(key, f"in {source}", f"must be {expected}, got {_describe(value)}")
 
 
 def _check_task_keys(cfg: Config, raw_data: dict, source: str) -> None:
@@ -275,25 +317,31 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     """Range checks that types alone cannot express. Raises UserError naming the key."""
     def need(cond: bool, key: str, what: str) -> None:
         if not cond:
-            raise UserError(f"config key '{key}' in {source} {what}")
+            raise ConfigError(key, f"in {source}", what)
 
     need(cfg.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
     d, m, t = cfg.data, cfg.model, cfg.training
     for key in ("train_size", "val_size", "test_size"):
         need(getattr(d, key) >= 1, f"data.{key}", "must be >= 1")
     need(m.hidden_dim >= 1 and m.num_layers >= 1 and m.num_heads >= 1, "model", "sizes must be >= 1")
-    need(m.hidden_dim % m.num_heads == 0, "model.hidden_dim", "must be divisible by model.num_heads")
-    need((m.hidden_dim // m.num_heads) % 2 == 0, "model.hidden_dim", "/ num_heads must be even (RoPE)")
+    need(0 <= cfg.seed <= SEED_MAX, "seed", f"must be an integer in [0, {SEED_MAX}], got {cfg.seed}")
+    need(m.hidden_dim % m.num_heads == 0, "model.hidden_dim",
+         f"({m.hidden_dim}) must be divisible by model.num_heads ({m.num_heads})")
+    head = m.hidden_dim // m.num_heads
+    need(head % 2 == 0, "model.hidden_dim", f"({m.hidden_dim}) / model.num_heads ({m.num_heads}) = {head} is the "
+         "per-head size, which must be even for the rotary position encoding (RoPE); e.g. hidden_dim "
+         f"{2 * m.num_heads * (head // 2)} or {2 * m.num_heads * (head // 2 + 1)}")
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
     need(m.max_seq_len >= 8, "model.max_seq_len", "must be >= 8")
     need(m.readout in READOUTS, "model.readout", f"must be one of {', '.join(READOUTS)}")
     need(m.attn_window >= 1, "model.attn_window", "must be >= 1")
-    need(t.epochs >= 1 and t.batch_size >= 1 and t.eval_every >= 1 and t.eval_batch_size >= 1,
-         "training", "epochs, batch_size, eval_every and eval_batch_size must be >= 1")
+    need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
+         f"got {m.answer_order!r}")
+    for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
+        need(getattr(t, key) >= 1, f"training.{key}", f"must be >= 1, got {getattr(t, key)}")
     need(t.learning_rate > 0, "training.learning_rate", "must be > 0")
-    need(t.weight_decay >= 0 and t.grad_clip >= 0 and t.patience >= 0 and t.warmup_steps >= 0
-         and t.min_epochs >= 0, "training", "weight_decay, grad_clip, patience, min_epochs and warmup_steps "
-         "must be >= 0")
+    for key in ("weight_decay", "grad_clip", "patience", "min_epochs", "warmup_steps"):
+        need(getattr(t, key) >= 0, f"training.{key}", f"must be >= 0, got {getattr(t, key)}")
     if cfg.task == "arithmetic":
         _validate_arithmetic(d, need)
 

@@ -10,6 +10,10 @@ Design choices (they make the baseline fair, not weak):
   length generalization.
 - The vocabulary is a fixed character set (not fitted to the data), so checkpoints are portable. Characters
   outside it map to UNK.
+- `model.answer_order: reversed` writes the answer least-significant character first, sign first
+  ("-4396" is trained as "-6934"), as in Lee et al. 2023 ("Teaching Arithmetic to Small Transformers"):
+  each digit then depends only on digits the model has already written and the operands, so a small model
+  learns the carries. `predict` always returns the answer in normal order, so metrics are unchanged.
 - A question whose prompt (BOS + text + SEP) does not leave room for one answer token inside
   `model.max_seq_len` gets the prediction "" (counted wrong). Configs size max_seq_len so that no test
   input hits this.
@@ -47,6 +51,18 @@ def encode(text: str) -> list[int]:
 def decode(ids: list[int]) -> str:
     """Characters of ids; a special token inside an answer shows as U+FFFD (so it can never match)."""
     return "".join(VOCAB[i] if i >= len(SPECIALS) else "\ufffd" for i in ids)
+
+
+def reverse_answer(text: str) -> str:
+    """The answer with its characters reversed and a leading "-" kept in front. It is its own inverse on
+    any string with no "-" but a leading one, and never fails, so a malformed prediction still decodes.
+
+    >>> reverse_answer("-4396"), reverse_answer("120"), reverse_answer(reverse_answer("-4396"))
+    ('-6934', '021', '-4396')
+    """
+    if text.startswith("-"):
+        return "-" + text[:0:-1]
+    return text[::-1]
 
 
 def rope_tables(seq_len: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,6 +128,7 @@ class TokenOnlyModel(nn.Module):
     def __init__(self, mc: ModelConfig):
         super().__init__()
         self.max_seq_len = mc.max_seq_len
+        self.reversed = mc.answer_order == "reversed"
         self.wte = nn.Embedding(len(VOCAB), mc.hidden_dim)
         self.drop = nn.Dropout(mc.dropout)
         self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
@@ -156,11 +173,13 @@ class TokenOnlyModel(nn.Module):
         return logits, loss
 
     def collate(self, records: list[dict]) -> dict:
-        """Training batch: right-padded ids and next-token targets on the answer + EOS only."""
+        """Training batch: right-padded ids and next-token targets on the answer + EOS only (the answer in
+        model.answer_order)."""
         seqs, starts = [], []
         for r in records:
             prompt = [BOS] + encode(r["text"]) + [SEP]
-            seq = prompt + encode(r["target"]) + [EOS]
+            target = reverse_answer(r["target"]) if self.reversed else r["target"]
+            seq = prompt + encode(target) + [EOS]
             if len(seq) > self.max_seq_len:
                 raise UserError(f"record {r.get('id')} needs {len(seq)} tokens but model.max_seq_len is "
                                 f"{self.max_seq_len}; raise model.max_seq_len")
@@ -176,7 +195,7 @@ class TokenOnlyModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, texts: list[str]) -> list[str]:
-        """Greedy answers from raw text, decoded together: prompts are left-padded (pads masked out,
+        """Greedy answers from raw text, in normal order whatever model.answer_order is, decoded together: prompts are left-padded (pads masked out,
         positions restart at 0 in every row) and keys/values are cached."""
         was_training = self.training
         self.eval()
@@ -186,7 +205,7 @@ class TokenOnlyModel(nn.Module):
         if rows:
             generated = self._greedy([prompts[i] for i in rows])
             for i, ids in zip(rows, generated):
-                answers[i] = decode(ids)
+                answers[i] = reverse_answer(decode(ids)) if self.reversed else decode(ids)
         self.train(was_training)
         return answers
 
