@@ -332,6 +332,8 @@ _DEFS = (
     # amount and luminous intensity
     _Def(("mol",), _plural("mole"), F(1), KINDS["amount"], prefixes=ALL, common=("m",)),
     _Def(("cd",), _plural("candela"), F(1), KINDS["luminous_intensity"], prefixes=ALL),
+    # dimensionless ratios (pint has percent too); "12.5%" is a quantity of 0.125
+    _Def(("%",), ("percent",), F(1, 100), KINDS["dimensionless"]),
 )
 
 # Aliases of prefixed forms, entered after the prefix expansion.
@@ -345,7 +347,14 @@ _POWER_NAMES = (
 )
 
 # Suggested in "did you mean" messages, alongside the atomic spellings.
-_SUGGESTED_COMPOUNDS = ("km/h", "m/s", "m/s^2", "ft/s", "kg*m/s^2", "N*m", "kg/m^3", "g/cm^3", "W/m^2")
+_SUGGESTED_COMPOUNDS = ("km/h", "m/s", "m/s^2", "ft/s", "kg*m/s^2", "N*m", "kg/m^3", "g/cm^3", "W/m^2", "L/100km")
+
+# Fuel consumption, the one unit with a number inside: litres per 100 km = 1e-3 m^3 / 1e5 m = 1e-8 m^2
+# (volume / length, so its dimension is an area, as in pint). Matched whole, spaces ignored ("l/100 km");
+# a number anywhere else in a unit is malformed, because "m/100s" is more likely a typo than a unit.
+_FUEL_SYMBOL = "L/100km"
+_FUEL_SPELLINGS = frozenset({"L/100km", "l/100km"})
+_FUEL_FACTOR = F(1, 1000) / (100 * 1000)
 
 
 @dataclass(frozen=True)
@@ -612,6 +621,8 @@ def _parse(text: str) -> Unit:
     if stripped in _registry():  # fast path, also for spellings with spaces such as "fl oz"
         atom = _registry()[stripped]
         return _make_unit(atom.symbol, atom.factor, atom.offset, atom.dims)
+    if "".join(stripped.split()) in _FUEL_SPELLINGS:
+        return _make_unit(_FUEL_SYMBOL, _FUEL_FACTOR, F(0), AREA)
     tokens = _tokenize(stripped)
     parser = _Parser(stripped, tokens)
     term = parser.expression(depth=0)

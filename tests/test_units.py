@@ -160,6 +160,8 @@ PINT_UNITS = [
     "mol", "mmol", "mole", "moles", "cd", "candela",
     # other compounds
     "kg/m^3", "g/cm^3", "mol/L", "J/(kg*K)", "W/(m*K)", "N*m/s", "kg*m^2", "m^3/s", "L/min",
+    # dimensionless
+    "%", "percent",
 ]  # fmt: skip
 PINT_DIMS = ("[length]", "[mass]", "[time]", "[current]", "[temperature]", "[substance]", "[luminosity]")
 
@@ -345,6 +347,32 @@ def test_compound_matches_named_unit():
 @pytest.mark.parametrize("text", ["degC/s", "degF*m", "degC^2", "1/degC", "J/degC", "°C·s", "(degC*s)"])
 def test_offset_units_cannot_be_combined(text):
     with pytest.raises(ValueError, match="offset unit.*use 'K'"):
+        parse_unit(text)
+
+
+def test_percent_is_a_dimensionless_hundredth():
+    for text in ("%", "percent"):
+        unit = parse_unit(text)
+        assert (unit.symbol, unit.factor, unit.dimensions, unit.kind) == ("%", 0.01, (0,) * 7, "dimensionless")
+    assert convert(12.5, "%", "percent") == 12.5
+    assert parse_unit("%/s").dimensions == (0, 0, -1, 0, 0, 0, 0)
+    assert "%" in unit_spellings() and "percent" in unit_spellings()
+
+
+@pytest.mark.parametrize("text", ["L/100km", "l/100km", "L/100 km", "l/100 km", " L / 100 km "])
+def test_fuel_consumption_litres_per_100_km(ureg, text):
+    unit = parse_unit(text)
+    assert (unit.symbol, unit.dimensions, unit.kind) == ("L/100km", (2, 0, 0, 0, 0, 0, 0), "area")
+    assert unit._exact[0] == Fraction(1, 10**8)  # 1e-3 m^3 / 1e5 m, exactly
+    pint_factor, pint_dims = _pint_factor_and_dims(ureg, "L/km")
+    assert unit.factor == pytest.approx(pint_factor / 100, rel=1e-12) and unit.dimensions == pint_dims
+    assert parse_unit(unit.symbol) == unit
+    assert convert(8, "L/100km", "mL/km") == 80.0
+
+
+@pytest.mark.parametrize("text", ["L/100", "L/100mi", "L/10km", "m/100s", "100km", "L/100km^2"])
+def test_numbers_inside_units_are_refused(text):
+    with pytest.raises(ValueError):
         parse_unit(text)
 
 
