@@ -31,17 +31,25 @@ from fxlab import UserError
 
 # experiments/scripts/fxlab/config.py -> parents[3] is the repository root.
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TASKS = ("arithmetic", "units")
+TASKS = ("arithmetic", "units", "mathds")
 DEVICES = ("auto", "cpu", "cuda")
 READOUTS = ("algebraic", "regression")
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ARITHMETIC_OPS = ("+", "-", "*")
+# mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
+# base module (fxlab/mathds_data.py reads them).
+MATHDS_MODULES = ("add_or_sub", "add_sub_multiple", "mul", "div", "mixed", "mul_div_multiple",
+                  "nearest_integer_root")
+MATHDS_EXTRAPOLATE = {"add_or_sub_big": "add_or_sub", "mul_big": "mul", "div_big": "div",
+                      "add_sub_multiple_longer": "add_sub_multiple", "mixed_longer": "mixed",
+                      "mul_div_multiple_longer": "mul_div_multiple"}
 
 # Data keys by task; a key of the other task is rejected. The units task adds its keys here.
 COMMON_DATA_KEYS = {"train_size", "val_size", "test_size", "ood_magnitude_range"}
 TASK_DATA_KEYS = {
     "arithmetic": COMMON_DATA_KEYS | {"id_range", "id_ops", "ood_ops", "ood_max_ops", "operations"},
     "units": COMMON_DATA_KEYS | {"id_magnitude_range", "unit_types", "include_can_add", "kinds"},
+    "mathds": {"val_size", "source_dir", "modules", "train_per_module", "test_modules", "test_per_module"},
 }
 
 
@@ -63,6 +71,12 @@ class DataConfig:
     unit_types: list[str] = field(default_factory=list)
     include_can_add: bool = True
     kinds: dict[str, float] = field(default_factory=dict)
+    # mathds (fxlab/mathds_data.py): a folder in the official layout, relative to the repository root
+    source_dir: str = ""
+    modules: list[str] = field(default_factory=lambda: list(MATHDS_MODULES))
+    train_per_module: int | None = 10000  # first N problems of each train-<difficulty> file; null = all
+    test_modules: list[str] | None = None  # null = interpolate of `modules` + their extrapolate modules
+    test_per_module: int | None = None  # first N problems of each test file; null = all
 
 
 @dataclass
@@ -344,6 +358,8 @@ def validate(cfg: Config, source: str = "<config>") -> None:
         need(getattr(t, key) >= 0, f"training.{key}", f"must be >= 0, got {getattr(t, key)}")
     if cfg.task == "arithmetic":
         _validate_arithmetic(d, need)
+    if cfg.task == "mathds":
+        _validate_mathds(d, need)
 
 
 def _validate_arithmetic(d: DataConfig, need) -> None:
@@ -360,6 +376,19 @@ def _validate_arithmetic(d: DataConfig, need) -> None:
     need(len(d.operations) >= 1 and len(set(d.operations)) == len(d.operations)
          and set(d.operations) <= set(ARITHMETIC_OPS), "data.operations",
          f"must be distinct operators from {list(ARITHMETIC_OPS)}")
+
+
+def _validate_mathds(d: DataConfig, need) -> None:
+    need(d.source_dir.strip() != "", "data.source_dir", "must name a folder in the mathematics_dataset layout "
+         "(train-easy/ ... extrapolate/), e.g. ../shared/mathds")
+    need(len(d.modules) >= 1 and len(set(d.modules)) == len(d.modules) and set(d.modules) <= set(MATHDS_MODULES),
+         "data.modules", f"must be distinct module names from {list(MATHDS_MODULES)}, got {d.modules}")
+    tests = list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)
+    need(d.test_modules is None or (len(d.test_modules) >= 1 and len(set(d.test_modules)) == len(d.test_modules)
+                                    and set(d.test_modules) <= set(tests)),
+         "data.test_modules", f"must be null or distinct module names from {tests}, got {d.test_modules}")
+    for key in ("train_per_module", "test_per_module"):
+        need(getattr(d, key) is None or getattr(d, key) >= 1, f"data.{key}", "must be null (all) or >= 1")
 
 
 # Keys that do not change what a given checkpoint is: where files live, the device, the inference batch

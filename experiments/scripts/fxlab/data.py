@@ -112,9 +112,10 @@ def generate_arithmetic(cfg: Config) -> dict[str, list[dict]]:
 
 def generate(cfg: Config) -> dict[str, list[dict]]:
     """All splits of the config's task: {split name: records}."""
-    from fxlab.units_data import generate_units  # units_data imports nothing from this module
+    from fxlab.mathds_data import generate_mathds  # neither imports anything from this module
+    from fxlab.units_data import generate_units
 
-    generators = {"arithmetic": generate_arithmetic, "units": generate_units}
+    generators = {"arithmetic": generate_arithmetic, "units": generate_units, "mathds": generate_mathds}
     if cfg.task not in generators:
         raise UserError(f"unknown task '{cfg.task}'; known: {', '.join(generators)}")
     return generators[cfg.task](cfg)

@@ -1,0 +1,205 @@
+"""The `mathds` task: DeepMind mathematics_dataset arithmetic files -> JSONL splits (issue 7, section 4).
+
+The source is a folder in the official v1.0 layout (`data.source_dir`; the release's
+`mathematics_dataset-v1.0/` folder works unchanged):
+
+    train-easy/ train-medium/ train-hard/ interpolate/   arithmetic__<module>.txt
+    extrapolate/                                          arithmetic__<module>_big|_longer.txt
+
+Each file alternates lines: a question, then its answer. `generate_mathds(cfg)` writes
+
+- `train`: the first `data.train_per_module` problems of every train-<difficulty>/arithmetic__<module>.txt
+  (per module AND per difficulty, i.e. per file; null = the whole file), for each of `data.modules`,
+  minus the val problems and minus any problem whose text is also in val or a test split;
+- `val`: `data.val_size` problems drawn from that pool with `random.Random(f"{seed}/val")`, spread evenly
+  over the (module, difficulty) files (largest remainder, in file order), all texts distinct;
+- one test split per module of `data.test_modules`, named by the file stem (`arithmetic__mul_big`): the
+  first `data.test_per_module` problems (null = all) of interpolate/ or extrapolate/arithmetic__<m>.txt.
+  By default: interpolate for every module of `data.modules`, and extrapolate for each module whose base
+  is in `data.modules` (`mul_big` -> `mul`).
+
+Files are read line by line and only the first N problems are read, so the official release (666,666
+problems per module and difficulty) costs no more than N. A record (keys sorted in the file):
+
+    {"id": "train-000007", "split": "train", "task": "mathds", "text": "What is -3 + 12?", "target": "9",
+     "n_ops": 1, "module": "add_or_sub", "difficulty": "easy"}
+
+`difficulty` is easy | medium | hard for train and val, interpolate | extrapolate for the test splits.
+`n_ops` is a rough length measure computed here from the question (number literals - 1, at least 0);
+no model reads it. The same config and seed give byte-identical files; the seed changes which problems
+go to val.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from fxlab import UserError
+from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES, Config, resolve_path
+
+DIFFICULTIES = ("easy", "medium", "hard")
+PREFIX = "arithmetic__"
+LAYOUT = ("expected the mathematics_dataset v1.0 layout: train-easy/ train-medium/ train-hard/ "
+          "interpolate/ extrapolate/ holding arithmetic__<module>.txt files (question and answer lines)")
+_LITERAL = re.compile(r"\d+(?:\.\d+)?")  # unsigned number literals, for n_ops only
+
+
+def count_ops(question: str) -> int:
+    """Number literals in the question minus one (never below 0): a rough expression length.
+
+    >>> count_ops("What is (4 - 1) + -9?"), count_ops("Total of 0.03 and 0.08."), count_ops("Root of 9")
+    (2, 1, 0)
+    """
+    return max(len(_LITERAL.findall(question)) - 1, 0)
+
+
+def test_modules(cfg: Config) -> list[str]:
+    """The test modules of a config: data.test_modules, or by default the interpolate files of
+    data.modules, then the extrapolate files whose base module is in data.modules."""
+    d = cfg.data
+    if d.test_modules is not None:
+        return list(d.test_modules)
+    return list(d.modules) + [m for m, base in MATHDS_EXTRAPOLATE.items() if base in d.modules]
+
+
+def test_splits(cfg: Config) -> list[str]:
+    """Names of the test splits generate_mathds writes (file stems), in table order.
+
+    With `data.modules: [mul]` and no `data.test_modules`: ["arithmetic__mul", "arithmetic__mul_big"].
+    """
+    return [PREFIX + m for m in test_modules(cfg)]
+
+
+def section_of(split: str) -> str:
+    """"interpolate" | "extrapolate" for a mathds split or file stem; "other" for anything else.
+
+    >>> section_of("arithmetic__mul"), section_of("arithmetic__mixed_longer"), section_of("probe")
+    ('interpolate', 'extrapolate', 'other')
+    """
+    if not split.startswith(PREFIX):
+        return "other"
+    module = split[len(PREFIX):]
+    return "extrapolate" if module in MATHDS_EXTRAPOLATE or module.endswith(("_big", "_longer")) else "interpolate"
+
+
+def read_problems(path: Path, limit: int | None = None):
+    """Yield (line number, question, answer) from a two-line file, stopping after `limit` problems.
+
+    Streams: only the lines it yields are read. A missing answer line or an empty line raises UserError.
+    """
+    path = Path(path)
+    if limit is not None and limit <= 0:
+        return
+    with open(path, encoding="utf-8") as f:
+        count, lineno = 0, 1  # lineno: the question's line
+        while limit is None or count < limit:
+            question = f.readline()
+            if not question:
+                return
+            answer = f.readline()
+            question, answer = question.rstrip("\n"), answer.rstrip("\n")
+            if not question.strip() or not answer.strip():
+                bad = lineno if not question.strip() else lineno + 1
+                raise UserError(f"{path}:{bad}: empty or missing line; the two-line format alternates a "
+                                "question line and an answer line, with no blank lines")
+            yield lineno, question, answer
+            count, lineno = count + 1, lineno + 2
+
+
+def _file(source: Path, folder: str, module: str) -> Path:
+    path = source / folder / f"{PREFIX}{module}.txt"
+    if not path.is_file():
+        raise UserError(f"data.source_dir {source}: missing {folder}/{path.name}; {LAYOUT}")
+    return path
+
+
+def _record(split: str, index: int, question: str, answer: str, module: str, difficulty: str | None) -> dict:
+    return {"id": f"{split}-{index:06d}", "split": split, "task": "mathds", "text": question, "target": answer,
+            "n_ops": count_ops(question), "module": module, "difficulty": difficulty}
+
+
+def _quotas(total: int, n_files: int) -> list[int]:
+    """`total` spread over `n_files` as evenly as possible, the remainder to the first files."""
+    return [total // n_files + (1 if i < total % n_files else 0) for i in range(n_files)]
+
+
+def generate_mathds(cfg: Config) -> dict[str, list[dict]]:
+    """{split: records} for the mathds task: train, val, then one test split per test module."""
+    d = cfg.data
+    source = resolve_path(d.source_dir)
+    if not source.is_dir():
+        raise UserError(f"data.source_dir {source} is not a folder; {LAYOUT}")
+    # Check every file before reading any, so a bad folder fails at once.
+    train_files = [(m, diff, _file(source, f"train-{diff}", m)) for m in d.modules for diff in DIFFICULTIES]
+    test_files = [(m, section_of(PREFIX + m), _file(source, section_of(PREFIX + m), m)) for m in test_modules(cfg)]
+
+    tests: dict[str, list[dict]] = {}
+    for module, section, path in test_files:
+        split = PREFIX + module
+        tests[split] = [_record(split, i, q, a, module, section)
+                        for i, (_, q, a) in enumerate(read_problems(path, d.test_per_module))]
+        if not tests[split]:
+            raise UserError(f"{path} holds no problems; {LAYOUT}")
+    test_texts = {r["text"] for records in tests.values() for r in records}
+
+    pools = []
+    for module, diff, path in train_files:
+        pool = [(q, a) for _, q, a in read_problems(path, d.train_per_module)]
+        if not pool:
+            raise UserError(f"{path} holds no problems; {LAYOUT}")
+        pools.append((module, diff, path, pool))
+
+    # val: per file, a seeded sample of texts not yet used by val or a test split.
+    rng = random.Random(f"{cfg.seed}/val")
+    val_pairs, val_texts = [], set()
+    for (module, diff, path, pool), k in zip(pools, _quotas(d.val_size, len(pools))):
+        first = {}
+        for q, a in pool:
+            if q not in val_texts and q not in test_texts:
+                first.setdefault(q, a)
+        candidates = list(first.items())
+        if k >= len(candidates):
+            raise UserError(f"data.val_size {d.val_size} takes {k} problems from {path}, which leaves no "
+                            f"training problem there (it offers {len(candidates)}); lower data.val_size or "
+                            "raise data.train_per_module")
+        for i in sorted(rng.sample(range(len(candidates)), k)):
+            q, a = candidates[i]
+            val_pairs.append((q, a, module, diff))
+            val_texts.add(q)
+
+    held_out = val_texts | test_texts
+    train = []
+    for module, diff, _, pool in pools:
+        for q, a in pool:
+            if q not in held_out:
+                train.append(_record("train", len(train), q, a, module, diff))
+    val = [_record("val", i, q, a, module, diff) for i, (q, a, module, diff) in enumerate(val_pairs)]
+    return {"train": train, "val": val, **tests}
+
+
+def load_problem_file(path: Path) -> list[dict]:
+    """Records of a file in the official two-line format, for `eval.py --data`; split = the file stem.
+
+    `module` is the stem without "arithmetic__"; `difficulty` is the folder's section (easy, medium,
+    hard, interpolate, extrapolate), or None when the file is not in such a folder.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"data file not found: {path}")
+    stem, folder = path.stem, path.parent.name
+    module = stem[len(PREFIX):] if stem.startswith(PREFIX) else stem
+    difficulty = folder.removeprefix("train-") if folder.removeprefix("train-") in DIFFICULTIES \
+        or folder in ("interpolate", "extrapolate") else None
+    return [_record(stem, i, q, a, module, difficulty) for i, (_, q, a) in enumerate(read_problems(path))]
+
+
+def is_jsonl(path: Path) -> bool:
+    """True if the file's first non-blank line starts with "{" (a JSON record); a question never does."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                return line.lstrip().startswith("{")
+    return True  # empty: let the JSONL reader report it
+
