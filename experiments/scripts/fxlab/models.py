@@ -22,7 +22,7 @@ from fxlab import UserError
 from fxlab.config import Config
 
 # name -> module holding `build(cfg)`; imported lazily so a missing or broken model does not stop the others.
-MODELS = {"token_only": "fxlab.token_model", "hybrid": "fxlab.hybrid"}
+MODELS = {"token_only": "fxlab.token_model", "hybrid": "fxlab.hybrid", "xval": "fxlab.xval"}
 
 
 def build_model(name: str, cfg: Config) -> nn.Module:
