@@ -72,7 +72,7 @@ def straight_run(data_dir, tmp_path_factory):
 
 def test_run_dir_contents_and_checkpoint_format(straight_run):
     names = {p.name for p in straight_run.iterdir()}
-    assert names == {"config.json", "metrics.jsonl", "last.pt", "last.json", "best.pt", "best.json"}
+    assert names == {"config.json", "metrics.jsonl", "last.pt", "last.json", "best.pt", "best.json", ".lock"}
     last = tensors(straight_run / "last.pt")  # weights_only=True: tensors and plain types only
     assert set(last) == {"model", "optimizer", "rng"} and set(tensors(straight_run / "best.pt")) == {"model"}
     meta = json.loads((straight_run / "last.json").read_text())

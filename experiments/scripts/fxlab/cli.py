@@ -29,7 +29,7 @@ def base_parser(prog: str, description: str, training: bool = False) -> argparse
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """load_config with --set, --seed, --device and --epochs applied on top (flags win over --set)."""
-    overrides = {}
+    overrides, origins = {}, {}
     for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -38,13 +38,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
             overrides[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
             raise UserError(f"--set {key}: cannot parse value {value!r} as YAML") from None
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    if args.device is not None:
-        overrides["device"] = args.device
-    if getattr(args, "epochs", None) is not None:
-        overrides["training.epochs"] = args.epochs
-    return load_config(Path(args.config).expanduser(), overrides)
+        origins[key.strip()] = f"--set {item}"
+    for key, flag in (("seed", "seed"), ("device", "device"), ("training.epochs", "epochs")):
+        if getattr(args, flag, None) is not None:  # a flag wins over --set of the same key
+            overrides[key], origins[key] = getattr(args, flag), f"--{flag} {getattr(args, flag)}"
+    return load_config(Path(args.config).expanduser(), overrides, origins)
 
 
 def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:

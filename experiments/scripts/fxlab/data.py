@@ -121,12 +121,35 @@ def generate(cfg: Config) -> dict[str, list[dict]]:
     return generators[cfg.task](cfg)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory + os.replace, so readers never see half a file."""
+def make_dir(path: Path) -> Path:
+    """mkdir -p; a file in the way (e.g. paths.results_dir names a file) is a UserError, not a traceback."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), path)
+        raise UserError(f"cannot create directory {path}: {blocker} is a file; move it or choose another path") from None
+    return path
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same directory + os.replace, so readers never see half a file.
+
+    The file gets the mode an ordinary `open(path, "w")` would give (0o666 & ~umask), not mkstemp's 0o600,
+    so colleagues can read results on a shared machine. An interrupted write leaves at most a
+    `.<name>.*.tmp` file, which `remove_stray_tmp` deletes.
+    """
+    path = Path(path)
+    make_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -136,6 +159,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stray_tmp(directory: Path) -> list[Path]:
+    """Delete the temp files of writes that a SIGKILL interrupted (`.<name>.<random>.tmp`)."""
+    directory = Path(directory)
+    stray = sorted(directory.glob(".*.tmp")) if directory.is_dir() else []
+    for p in stray:
+        p.unlink(missing_ok=True)
+    return stray
 
 
 def jsonl_bytes(records: list[dict]) -> bytes:
@@ -152,23 +184,26 @@ def read_jsonl(path: Path, required: tuple[str, ...] = RECORD_KEYS) -> list[dict
     if not path.is_file():
         raise UserError(f"data file not found: {path}")
     records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            missing = [k for k in required if k not in record]
-            if missing:
-                raise UserError(f"{path}:{lineno}: record is missing key(s) {', '.join(missing)}")
-            for key in ("text", "target"):
-                if key in required and not isinstance(record[key], str):
-                    raise UserError(f"{path}:{lineno}: '{key}' must be a string")
-            records.append(record)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 may sit in a text
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); JSONL files are UTF-8") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        missing = [k for k in required if k not in record]
+        if missing:
+            raise UserError(f"{path}:{lineno}: record is missing key(s) {', '.join(missing)}")
+        for key in ("text", "target"):
+            if key in required and not isinstance(record[key], str):
+                raise UserError(f"{path}:{lineno}: '{key}' must be a string")
+        records.append(record)
     return records
 
 
@@ -183,7 +218,11 @@ def load_split(cfg: Config, split: str, required: tuple[str, ...] = RECORD_KEYS)
         what = "data dir" if not cfg.data_path.is_dir() else "data file"
         where = cfg.data_path if what == "data dir" else path
         raise UserError(f"{what} {where} not found; run generate_data.py --config {cfg.source} first")
-    return read_jsonl(path, required)
+    records = read_jsonl(path, required)
+    if not records:  # checked here, before any caller deletes checkpoints or reports a 0.0% accuracy
+        raise UserError(f"data file {path} has no records; regenerate it with "
+                        f"generate_data.py --config {cfg.source}")
+    return records
 
 
 def write_dataset(cfg: Config, splits: dict[str, list[dict]], out_dir: Path) -> dict:

@@ -7,8 +7,12 @@ Run directory: `<results_dir>/<model_name>/`
     best.pt + best.json  weights with the best validation exact match -> what eval.py loads
 
 Checkpoints: the `.pt` holds tensors only (loads with `torch.load(weights_only=True)`); the `.json` beside
-it holds the metadata and the sha256 of the `.pt`. Both are written to a temp file and `os.replace`d,
-`.pt` first; the `.json` is the commit marker. Ctrl-C during a save is deferred until the save is done.
+it holds the metadata (model name, config fingerprint, loop state) and the sha256 of the `.pt`. The `.json`
+is the single commit point of a save (protocol at `save_checkpoint`), so a kill at any moment, SIGKILL
+included, leaves a pair that loads. Ctrl-C and SIGTERM during a save are deferred until it is done; at any
+other time they stop training cleanly (exit 130 / 143) with a message saying how to resume. A lock on the
+run directory (`.lock`) makes a second run or `--resume` on it exit 2 while one is training. A NaN / inf
+loss stops training (exit 2) and keeps the last good checkpoint.
 
 Schedule: AdamW (weight decay on matrices only), linear warmup over `training.warmup_steps`, then cosine
 decay to 10% of the peak at the end of `training.epochs`. The schedule depends on the planned number of
@@ -32,6 +36,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -46,8 +51,8 @@ from tqdm import tqdm
 
 from fxlab import UserError
 from fxlab.config import Config, fingerprint, fluxem_version, resolve_device
-from fxlab.data import atomic_write_bytes, file_sha256, load_split, split_path
-from fxlab.models import build_model, count_parameters
+from fxlab.data import atomic_write_bytes, file_sha256, load_split, make_dir, remove_stray_tmp, split_path
+from fxlab.models import MODELS, build_model, count_parameters
 
 CHECKPOINT_FORMAT = 1
 MIN_LR_FRACTION = 0.1  # the cosine schedule ends at 10% of training.learning_rate
@@ -78,51 +83,198 @@ def progress(iterable, **kwargs):
 # ---------------------------------------------------------------- checkpoints
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (what `timeout`, schedulers and `docker stop` send) during training."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _sigint_deferred():
-    """Hold back Ctrl-C until the block finishes, so a checkpoint pair is never half-written."""
+def _signals_deferred():
+    """Hold back Ctrl-C and SIGTERM until the block finishes, then raise Interrupted: a save is never cut
+    short by them (SIGKILL cannot be held back; the save protocol itself survives that)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in DEFERRED_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
         if received:
-            raise KeyboardInterrupt
+            raise Interrupted(received[0])
+
+
+_sigint_deferred = _signals_deferred  # the older name
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """While training, SIGTERM interrupts like Ctrl-C (clean exit, resumable), instead of killing outright."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def run_lock(directory: Path):
+    """Hold an exclusive lock on `directory` (via `<directory>/.lock`), or raise UserError if another process
+    holds it: two runs in one folder would delete each other's checkpoints. The kernel releases the lock
+    when the process ends, however it ends, so a killed run never leaves a stale lock behind."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock
+        yield
+        return
+    make_dir(directory)
+    path = directory / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"another process (pid {holder}) is using {directory}; wait for it to finish, or "
+                            "give this run another --set paths.results_dir=...") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+# The save protocol. The .json is the single commit point; it names its weights by sha256.
+#   1. write the weights to <stem>.<sha16>.pt (temp file + rename: complete or absent)
+#   2. replace <stem>.json (temp file + rename)   <- commit
+#   3. rename <stem>.<sha16>.pt -> <stem>.pt
+# A kill before 2 leaves the old pair intact (plus a stray file, deleted later). A kill between 2 and 3
+# leaves the new .json and its weights in <stem>.<sha16>.pt: `load_checkpoint` reads them from there and
+# `tidy_checkpoint` finishes the rename. So every kill point leaves a loadable, consistent pair.
+META_KEYS = ("format", "kind", "model", "fingerprint", "config", "state", "pt_sha256")
+RESUME_KEYS = ("python_random", "data_sha256")
+
+
+def _pending_pt(stem: Path, sha: str) -> Path:
+    return stem.with_name(f"{stem.name}.{sha[:16]}.pt")
 
 
 def save_checkpoint(stem: Path, tensors: dict, meta: dict) -> None:
-    """Write `<stem>.pt` (tensors only) then `<stem>.json` (metadata + sha256 of the .pt), atomically."""
+    """Write `<stem>.pt` (tensors only) and `<stem>.json` (metadata + sha256 of the .pt) so that a kill at
+    any point leaves a consistent pair (see the protocol above)."""
     buf = io.BytesIO()
     torch.save(tensors, buf)
     blob = buf.getvalue()
-    meta = {**meta, "pt_sha256": hashlib.sha256(blob).hexdigest()}
-    with _sigint_deferred():
-        atomic_write_bytes(stem.with_suffix(".pt"), blob)
+    sha = hashlib.sha256(blob).hexdigest()
+    meta = {**meta, "pt_sha256": sha}
+    pending = _pending_pt(stem, sha)
+    with _signals_deferred():
+        atomic_write_bytes(pending, blob)
         atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+        os.replace(pending, stem.with_suffix(".pt"))
 
 
-def load_checkpoint(stem: Path, cfg: Config, hint: str) -> tuple[dict, dict]:
-    """(tensors, meta) of `<stem>.pt/.json`, checked against cfg's fingerprint; `hint` says what to run."""
-    meta_path, pt_path = stem.with_suffix(".json"), stem.with_suffix(".pt")
-    if not meta_path.is_file() or not pt_path.is_file():
-        raise UserError(f"no checkpoint at {pt_path}; {hint}")
+def tidy_checkpoint(stem: Path) -> None:
+    """Finish a save that a kill cut between its commit and its rename; delete leftovers of other saves.
+    Call only while holding `run_lock` (it renames and deletes)."""
+    remove_stray_tmp(stem.parent)
+    try:
+        sha = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8")).get("pt_sha256")
+    except (OSError, ValueError, AttributeError):
+        sha = None  # no readable metadata: load_checkpoint will say what is wrong
+    for path in sorted(stem.parent.glob(f"{stem.name}.*.pt")):
+        if isinstance(sha, str) and path == _pending_pt(stem, sha) and file_sha256(path) == sha:
+            os.replace(path, stem.with_suffix(".pt"))
+        else:
+            path.unlink(missing_ok=True)
+
+
+def read_meta(meta_path: Path, required: tuple[str, ...] = META_KEYS) -> dict:
+    """The checkpoint metadata of `meta_path`; anything but a JSON object with the `required` keys is a
+    UserError."""
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"{meta_path}: corrupt checkpoint metadata (not UTF-8 at byte {e.start}); "
+                        "retrain, or restore the file") from None
     except json.JSONDecodeError as e:
-        raise UserError(f"{meta_path}:{e.lineno}: corrupt checkpoint metadata ({e.msg})") from None
-    if meta.get("fingerprint") != fingerprint(cfg):
+        raise UserError(f"{meta_path}:{e.lineno}: corrupt checkpoint metadata ({e.msg}); retrain, or restore "
+                        "the file") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{meta_path}: corrupt checkpoint metadata (a JSON {type(meta).__name__}, not an "
+                        "object); retrain, or restore the file")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise UserError(f"{meta_path}: corrupt checkpoint metadata (missing {', '.join(missing)}); retrain, "
+                        "or restore the file")
+    return meta
+
+
+def load_checkpoint(stem: Path, cfg: Config, hint: str, model: str | None = None) -> tuple[dict, dict]:
+    """(tensors, meta) of `<stem>.pt/.json`, checked against cfg's fingerprint and the model name (`model`,
+    by default the run directory's name); `hint` says what to run if there is no checkpoint."""
+    meta_path, pt_path = stem.with_suffix(".json"), stem.with_suffix(".pt")
+    if not meta_path.is_file():
+        if pt_path.is_file():
+            raise UserError(f"checkpoint metadata {meta_path} is missing, so {pt_path} cannot be checked or "
+                            "used; restore it, or retrain")
+        raise UserError(f"no checkpoint at {pt_path}; {hint}")
+    meta = read_meta(meta_path)
+    if model is None and stem.parent.name in MODELS:
+        model = stem.parent.name
+    if model is not None and meta["model"] != model:
+        raise UserError(f"{meta_path} is a checkpoint of model '{meta['model']}', not '{model}'; put the "
+                        f"{model} checkpoint there (train_{model}.py), or retrain")
+    if meta["fingerprint"] != fingerprint(cfg):
         raise UserError(f"checkpoint {meta_path} was written with a different config (fingerprint "
-                        f"{meta.get('fingerprint')} != {fingerprint(cfg)} of {cfg.source}); use the config "
+                        f"{meta['fingerprint']} != {fingerprint(cfg)} of {cfg.source}); use the config "
                         "it was trained with, another paths.results_dir, or retrain without --resume")
-    blob = pt_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != meta.get("pt_sha256"):
-        raise UserError(f"{pt_path} does not match {meta_path} (interrupted write?); delete both and retrain")
-    tensors = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    sha = meta["pt_sha256"]
+    candidates = [pt_path] + ([_pending_pt(stem, sha)] if isinstance(sha, str) else [])
+    blob = None
+    for path in candidates:  # the second: a save killed between its commit and its rename
+        if path.is_file():
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == sha:
+                pt_path, blob = path, data
+                break
+    if blob is None:
+        if not pt_path.is_file():
+            raise UserError(f"no checkpoint weights at {pt_path} (its metadata {meta_path} is there); retrain")
+        raise UserError(f"{pt_path} does not match {meta_path} (sha256 differs: changed or damaged); "
+                        "delete both and retrain")
+    try:
+        tensors = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - whatever the bytes hold, the answer is one line, not a traceback
+        raise UserError(f"{pt_path} cannot be loaded ({type(e).__name__}): not a FluxEM checkpoint or damaged "
+                        "(its sha256 matches the .json, so both were changed); retrain") from None
+    if not isinstance(tensors, dict) or not isinstance(tensors.get("model"), dict):
+        raise UserError(f"{pt_path} holds no model weights; retrain")
     return tensors, meta
+
+
+def load_weights(module: nn.Module, state_dict: dict, pt_path: Path) -> None:
+    """module.load_state_dict, with a mismatch as a one-line UserError."""
+    try:
+        module.load_state_dict(state_dict)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{pt_path} does not fit the model of this config ({first[:200]}); retrain") from None
 
 
 def _meta(kind: str, model_name: str, cfg: Config, state: TrainState, data_sha: dict) -> dict:
@@ -185,6 +337,10 @@ def predict_texts(model: nn.Module, texts: list[str], batch_size: int, desc: str
     return answers
 
 
+class Diverged(UserError):
+    """The loss or the weights turned NaN / inf: training stops, the last good checkpoint stays."""
+
+
 def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: int, state: TrainState,
               device: str) -> tuple[float, float]:
     """One pass over train in a (seed, epoch)-determined order; returns (mean train loss, last lr)."""
@@ -200,14 +356,17 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
         for group in opt.param_groups:
             group["lr"] = lr
         _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
+        value = loss.item()
+        if not math.isfinite(value):  # stop before a NaN step poisons the weights
+            raise Diverged(f"the training loss is {value} at epoch {epoch + 1}, step {state.step + 1}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.training.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
         opt.step()
         state.step += 1
-        total += loss.item() * len(ids)
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        total += value * len(ids)
+        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
     return total / len(records), lr
 
 
@@ -249,6 +408,9 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
         "val_exact_match": val_em, "best_val_exact_match": state.best_val_exact_match, "lr": lr,
         "seconds": round(seconds, 3),
     })
+    if not all(torch.isfinite(p).all() for p in model.parameters()) or (val_loss is not None
+                                                                       and not math.isfinite(val_loss)):
+        raise Diverged(f"the weights or the val loss are not finite after epoch {epoch + 1}")
     if improved:
         save_checkpoint(out / "best", {"model": model.state_dict()},
                         _meta("best", ctx["name"], cfg, state, ctx["data_sha"]))
@@ -269,33 +431,66 @@ def write_metrics(out: Path, history: list[dict]) -> None:
 
 def _resume(ctx: dict) -> TrainState:
     out, cfg = ctx["out"], ctx["cfg"]
-    tensors, meta = load_checkpoint(out / "last", cfg, "run without --resume to start training")
-    planned = meta["config"]["training"]["epochs"]
+    tensors, meta = load_checkpoint(out / "last", cfg, "run without --resume to start training", ctx["name"])
+    missing = [k for k in RESUME_KEYS if k not in meta] + [k for k in ("optimizer", "rng") if k not in tensors]
+    if missing or not isinstance(meta["config"], dict) or not isinstance(meta["state"], dict):
+        raise UserError(f"{out / 'last.json'} is not a resumable checkpoint (missing "
+                        f"{', '.join(missing) or 'config/state'}); retrain without --resume")
+    planned = meta["config"].get("training", {}).get("epochs")
     if planned != cfg.training.epochs:
         raise UserError(f"{out / 'last.json'} belongs to a {planned}-epoch run (its learning-rate schedule "
                         f"depends on it); resume with --epochs {planned}, or retrain without --resume")
     if meta.get("data_sha256") != ctx["data_sha"]:
         raise UserError(f"the data in {cfg.data_path} changed since {out / 'last.json'} was written; "
                         "regenerate it with the same seed, or retrain without --resume")
-    ctx["model"].load_state_dict(tensors["model"])
-    ctx["opt"].load_state_dict(tensors["optimizer"])
-    torch.set_rng_state(tensors["rng"]["torch"])
-    if "cuda" in tensors["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(tensors["rng"]["cuda"])
-    version, internal, gauss = meta["python_random"]
-    random.setstate((version, tuple(internal), gauss))
-    state = TrainState(**meta["state"])
+    pt = out / "last.pt"
+    load_weights(ctx["model"], tensors["model"], pt)
+    try:
+        ctx["opt"].load_state_dict(tensors["optimizer"])
+        torch.set_rng_state(tensors["rng"]["torch"])
+        if "cuda" in tensors["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(tensors["rng"]["cuda"])
+        version, internal, gauss = meta["python_random"]
+        random.setstate((version, tuple(internal), gauss))
+        state = TrainState(**meta["state"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise UserError(f"{pt} / last.json hold a damaged loop state ({type(e).__name__}); retrain without "
+                        "--resume") from None
     print(f"[{ctx['name']}] resuming after epoch {state.epoch} from {out / 'last.pt'}", flush=True)
     return state
 
 
 def _start_fresh(out: Path, name: str) -> None:
+    """Delete the checkpoints of an earlier run in `out`, saying so (and what they held) first."""
     stale = [p for p in (out / n for n in ("last.pt", "last.json", "best.pt", "best.json", "metrics.jsonl"))
              if p.exists()]
+    stale += sorted(out.glob("last.*.pt")) + sorted(out.glob("best.*.pt"))  # leftovers of a killed save
     if stale:
-        print(f"[{name}] starting a new run in {out}; replacing its checkpoints (use --resume to continue)")
+        try:
+            old = json.loads((out / "last.json").read_text(encoding="utf-8"))["state"]
+            what = (f" (epoch {old['epoch']}, best val exact match {100 * old['best_val_exact_match']:.1f}% "
+                    f"at epoch {old['best_epoch']})")
+        except Exception:  # noqa: BLE001 - the description is optional; the warning is not
+            what = ""
+        print(f"[{name}] starting a new run in {out}: replacing the checkpoints of the earlier run{what}; "
+              "use --resume to continue it, or another paths.results_dir to keep it", flush=True)
         for p in stale:
             p.unlink()
+    remove_stray_tmp(out)
+
+
+def _check_role_labels(records: list[dict], path: Path, cfg: Config) -> None:
+    """Unknown structure labels in training data are a UserError here, not a KeyError mid-epoch."""
+    from fxlab.readout import ROLES  # the hybrid's label set; the token model ignores `roles`
+
+    for r in records:
+        roles = r.get("roles")
+        if roles is None:
+            continue
+        bad = [x for x in roles if x not in ROLES] if isinstance(roles, list) else [roles]
+        if bad:
+            raise UserError(f"{path}: record {r.get('id')!r} has unknown role label {bad[0]!r} (known: "
+                            f"{', '.join(ROLES)}); regenerate the data with generate_data.py --config {cfg.source}")
 
 
 def _write_run_config(ctx: dict) -> None:
@@ -308,16 +503,21 @@ def _write_run_config(ctx: dict) -> None:
 
 
 def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState]:
+    """Everything is validated (data, model, resume state) before anything is deleted. Call under run_lock."""
     device = resolve_device(cfg.device)
     torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
     out = run_dir(cfg, model_name)
-    train_records, val_records = load_split(cfg, "train"), load_split(cfg, "val")
+    train_records, val_records = load_split(cfg, "train"), load_split(cfg, "val")  # non-empty, or UserError
+    for split, records in (("train", train_records), ("val", val_records)):
+        _check_role_labels(records, split_path(cfg, split), cfg)
     data_sha = {s: file_sha256(split_path(cfg, s)) for s in ("train", "val")}
     model = build_model(model_name, cfg).to(device)  # seeded by cfg.seed inside
     ctx = {"name": model_name, "cfg": cfg, "model": model, "opt": make_optimizer(model, cfg), "out": out,
            "device": device, "data_sha": data_sha, "train": train_records, "val": val_records}
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     if resume:
+        tidy_checkpoint(out / "last")
+        tidy_checkpoint(out / "best")
         state = _resume(ctx)
     else:
         _start_fresh(out, model_name)
@@ -327,7 +527,22 @@ def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState
 
 
 def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
-    """Train `model_name` on cfg's data; returns a summary. Ctrl-C -> SystemExit(130) after a clean save."""
+    """Train `model_name` on cfg's data; returns a summary.
+
+    Ctrl-C / SIGTERM -> SystemExit(130 / 143) after a clean save; a NaN loss -> UserError (exit 2), with the
+    last good checkpoint kept; a second run on the same run directory -> UserError."""
+    with run_lock(run_dir(cfg, model_name)), _sigterm_raises():
+        return _train_locked(model_name, cfg, resume)
+
+
+def _saved_epoch(out: Path) -> int:
+    try:
+        return int(json.loads((out / "last.json").read_text(encoding="utf-8"))["state"]["epoch"])
+    except Exception:  # noqa: BLE001 - only for a message
+        return 0
+
+
+def _train_locked(model_name: str, cfg: Config, resume: bool) -> dict:
     ctx, state = _setup(model_name, cfg, resume)
     t = cfg.training
     print(f"[{model_name}] {count_parameters(ctx['model']):,} parameters, {len(ctx['train'])} train / "
@@ -344,11 +559,15 @@ def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
             evaluate_now = (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs
             val = validate(ctx["model"], ctx["val"], cfg, ctx["device"]) if evaluate_now else None
             _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
-    except KeyboardInterrupt:
-        saved = json.loads((ctx["out"] / "last.json").read_text())["state"]["epoch"] \
-            if (ctx["out"] / "last.json").exists() else 0
-        print(f"interrupted; {ctx['out'] / 'last.pt'} holds epoch {saved}; resume with --resume", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"[{model_name}] interrupted by {signal.Signals(signum).name}; {ctx['out'] / 'last.pt'} holds epoch "
+              f"{_saved_epoch(ctx['out'])}; resume with the same command plus --resume", file=sys.stderr)
+        raise SystemExit(128 + signum) from None
+    except Diverged as e:
+        raise Diverged(f"training diverged: {e}; stopped, and {ctx['out'] / 'last.pt'} keeps the last good "
+                       f"state (epoch {_saved_epoch(ctx['out'])}); lower training.learning_rate "
+                       f"(now {t.learning_rate:g}) and retrain") from None
     if state.stopped_early:
         print(f"[{model_name}] early stop: no val improvement in {t.patience} evals")
     return {"run_dir": str(ctx["out"]), "epochs": state.epoch, "best_epoch": state.best_epoch,
