@@ -5,7 +5,8 @@
     python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml --data my_probe.jsonl
 
 Loads <results_dir>/<model>/best.pt (the best validation checkpoint; its config fingerprint must match the
-config) for each model, calls the model's `predict` on the raw test texts and writes into <results_dir>:
+config) for each model (by default token_only and hybrid, plus xval if train_xval.py has run), calls
+the model's `predict` on the raw test texts and writes into <results_dir>:
     predictions/<model>/<split>.jsonl   id, text, target, prediction, correct, rel_error
     metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
     plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed)
@@ -26,11 +27,21 @@ from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
 from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, read_jsonl, write_jsonl
 from fxlab.loop import load_checkpoint, predict_texts, run_dir
-from fxlab.metrics import format_table, max_operand_digits, rel_error, summarize
+from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize
 from fxlab.models import MODELS, build_model
 
 PROG = "eval.py"
-TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py"}
+TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py", "xval": "train_xval.py"}
+REQUIRED_MODELS = ("token_only", "hybrid")  # evaluated by default; a missing checkpoint is an error
+
+
+def default_models(cfg: Config) -> list[str]:
+    """The models eval.py runs without --models: token_only and hybrid, plus every other registered model
+    (xval) that has a trained checkpoint, in the table's column order (Token-Only, xVal, Hybrid)."""
+    optional = [m for m in MODELS if m not in REQUIRED_MODELS and (run_dir(cfg, m) / "best.json").is_file()]
+    names = list(REQUIRED_MODELS) + optional
+    order = list(MODEL_LABELS)
+    return sorted(names, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
 def parse_models(text: str) -> list[str]:
@@ -122,13 +133,15 @@ def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
 
 def _main(argv) -> int:
     parser = base_parser(PROG, __doc__)
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, e.g. token_only,hybrid")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated, e.g. token_only,xval,hybrid (default: token_only and hybrid, "
+                             "plus xval when it has a checkpoint)")
     parser.add_argument("--data", action="append", default=[], metavar="FILE.jsonl",
                         help="also evaluate this JSONL file (repeatable)")
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     device = resolve_device(cfg.device)
-    names = parse_models(args.models)
+    names = parse_models(args.models) if args.models is not None else default_models(cfg)
     datasets = load_datasets(cfg, args.data)
     models = {name: load_trained(name, cfg, device) for name in names}  # fail before any long work
     metrics, rows_by_model = {}, {}

@@ -29,7 +29,7 @@ SPLIT_LABELS = {
     "test_ood_length": "OOD-B (length)",
     "test_ood_types": "OOD types",
 }
-MODEL_LABELS = {"token_only": "Token-Only", "hybrid": "Hybrid"}
+MODEL_LABELS = {"token_only": "Token-Only", "xval": "xVal", "hybrid": "Hybrid"}  # column order
 TITLES = {"arithmetic": "Arithmetic", "units": "Units"}
 LABEL_WIDTH, COLUMN_WIDTH = 20, 14
 

@@ -77,7 +77,7 @@ def _as_float(value) -> float:
     try:
         return float(value)
     except OverflowError:
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf
 
 
 def segment(text: str) -> tuple[list[int], list[float]]:

@@ -1,0 +1,187 @@
+"""The xVal baseline (fxlab/xval.py): [NUM] segmentation, value normalization, batching, a fairness test
+(it learns addition to a loose tolerance), the checkpoint round trip, and eval.py integration."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+
+import pytest
+from conftest import script_args
+
+torch = pytest.importorskip("torch")
+
+import eval as eval_script  # noqa: E402
+import generate_data  # noqa: E402
+import train_xval  # noqa: E402
+from fxlab import xval  # noqa: E402
+from fxlab.config import REPO_ROOT, config_from_dict  # noqa: E402
+from fxlab.data import arithmetic_record, read_jsonl, write_jsonl  # noqa: E402
+from fxlab.loop import load_checkpoint, train  # noqa: E402
+from fxlab.metrics import rel_error  # noqa: E402
+from fxlab.models import build_model  # noqa: E402
+from fxlab.token_model import CHAR_TO_ID, EOS, IGNORE, SEP, encode  # noqa: E402
+from fxlab.xval import INPUT_CLIP, NUM, fit_scale, segment  # noqa: E402
+
+TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def make_cfg(tmp_path, task="arithmetic", **model):
+    return config_from_dict({
+        "task": task, "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 32, "num_layers": 2, "num_heads": 2, "dropout": 0.0, "max_seq_len": 32, **model},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+
+
+@pytest.mark.parametrize("text, ids, values", [
+    ("12 + 7 * 3", [NUM, *encode(" + "), NUM, *encode(" * "), NUM], [12, 0, 0, 0, 7, 0, 0, 0, 3]),
+    ("-4396", [NUM], [-4396]),
+    ("3500 m", [NUM, *encode(" m")], [3500, 0, 0]),  # the unit after a quantity's number stays text
+    ("convert 3.5 km to m", [*encode("convert "), NUM, *encode(" km to m")], [0] * 8 + [3.5] + [0] * 8),
+    ("1.5e+06 km", [NUM, *encode(" km")], [1.5e6, 0, 0, 0]),
+    ("true", encode("true"), [0, 0, 0, 0]),
+])
+def test_segment_makes_one_num_token_per_number(text, ids, values):
+    assert segment(text) == (ids, [float(v) for v in values])
+
+
+def test_fit_scale_is_the_largest_training_value():
+    records = [{"text": "3 + 4", "target": "7"}, {"text": "20 * 50", "target": "1000"}, {"text": "0", "target": "0"}]
+    assert fit_scale(records) == 1000.0
+    assert fit_scale([{"text": "0 + 0", "target": "0"}]) == 1.0
+
+
+def test_normalization_maps_training_values_into_plus_minus_5_and_clips_ood_values(tmp_path):
+    model = build_model("xval", make_cfg(tmp_path))
+    model.value_scale.fill_(1000.0)
+    raw = torch.tensor([1000.0, -1000.0, 500.0, 0.0, 1e6, -math.inf, 1e308], dtype=torch.float64)
+    m = model.normalize(raw)
+    assert m.tolist() == [5.0, -5.0, 2.5, 0.0, INPUT_CLIP, -INPUT_CLIP, INPUT_CLIP]
+    # an integer literal beyond the float range is clipped, never an error or a NaN
+    ids, values = segment(str(10**400) + " + 1")
+    assert ids[0] == NUM and values[0] == math.inf
+    out = model.predict([str(10**400) + " + 1"])
+    assert isinstance(out[0], str)
+
+
+def test_collate_scales_num_embeddings_and_puts_mse_on_answer_numbers_only(tmp_path):
+    model = build_model("xval", make_cfg(tmp_path))
+    model.value_scale.fill_(100.0)
+    batch = model.collate([{"id": "a", "text": "12 + 7", "target": "19"},
+                           {"id": "b", "text": "convert 3 km to m", "target": "3000 m"}])
+    idx, mult, targets = batch["idx"], batch["mult"], batch["targets"]
+    # row 0: BOS [NUM] " + " [NUM] SEP | [NUM] EOS; the input [NUM]s carry 5 * v / S
+    assert idx[0, :6].tolist() == [1, NUM, *encode(" + "), NUM] and idx[0, 6] == SEP
+    assert mult[0, 1].item() == pytest.approx(0.6) and mult[0, 5].item() == pytest.approx(0.35)
+    assert mult[0, 2].item() == 1.0
+    assert targets[0][targets[0] != IGNORE].tolist() == [NUM, EOS]
+    assert batch["num_mask"][0].nonzero().flatten().tolist() == [6]  # SEP predicts the answer's [NUM]
+    assert batch["num_targets"][0, 6].item() == pytest.approx(0.95)
+    # row 1: the question's [NUM] is an input only; the answer is [NUM] " m" EOS
+    assert targets[1][targets[1] != IGNORE].tolist() == [NUM, CHAR_TO_ID[" "], CHAR_TO_ID["m"], EOS]
+    assert batch["num_mask"][1].sum().item() == 1
+    assert batch["num_targets"][1][batch["num_mask"][1]].item() == pytest.approx(INPUT_CLIP)  # 150: clipped
+    outputs, loss = model(batch)
+    assert outputs["logits"].shape[:2] == outputs["num"].shape == idx.shape and loss.ndim == 0
+    assert model({"idx": idx, "mult": mult})[1] is None
+
+
+def test_number_head_value_is_written_the_way_the_task_writes_targets(tmp_path):
+    arithmetic, units = build_model("xval", make_cfg(tmp_path)), build_model("xval", make_cfg(tmp_path, "units"))
+    assert [arithmetic.format_value(v) for v in (18.6, -4395.5001, 0.2, math.nan)] == ["19", "-4396", "0", ""]
+    assert [units.format_value(v) for v in (3500.0, 1234567.0, 0.5)] == ["3500", "1.23457e+06", "0.5"]
+
+
+def test_batched_prediction_equals_one_at_a_time(tmp_path):
+    model = build_model("xval", make_cfg(tmp_path))
+    model.value_scale.fill_(50.0)
+    texts = ["1 + 2", "12 + 7 * 3", "999 - 1", "5", "convert 3 km to m"]
+    assert model.predict(texts) == [model.predict([t])[0] for t in texts]
+    assert model.training  # predict restores the mode it found
+
+
+@pytest.mark.slow  # ~40 s on a shared 2-core CPU
+def test_fairness_xval_learns_addition_to_a_loose_tolerance(tmp_path):
+    """Trained briefly on a + b (a, b in 0..29), xVal's regressed sums on held-out pairs are close."""
+    pairs = [(a, b) for a in range(30) for b in range(30)]
+    random.Random(0).shuffle(pairs)
+    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs)]
+    write_jsonl(tmp_path / "data" / "train.jsonl", records[:600])
+    write_jsonl(tmp_path / "data" / "val.jsonl", records[600:750])
+    write_jsonl(tmp_path / "data" / "test.jsonl", records[750:])
+    cfg = config_from_dict({
+        "task": "arithmetic", "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},
+        "training": {"epochs": 30, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 20,
+                     "weight_decay": 0.1, "eval_every": 5},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+    train("xval", cfg)
+    tensors, _ = load_checkpoint(tmp_path / "results" / "xval" / "best", cfg, "")
+    assert tensors["model"]["value_scale"].item() == 58.0  # 29 + 29, the largest training value
+    model = build_model("xval", cfg)
+    model.load_state_dict(tensors["model"])
+    test = read_jsonl(tmp_path / "data" / "test.jsonl")
+    predictions = model.predict([r["text"] for r in test])
+    errors = [rel_error(p, r["target"]) for p, r in zip(predictions, test)]
+    assert statistics.median(errors) <= 0.05, statistics.median(errors)
+    within_two = sum(abs(int(p) - int(r["target"])) <= 2 for p, r in zip(predictions, test)) / len(test)
+    assert within_two >= 0.8, within_two
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """generate -> train_xval (2 epochs) on arithmetic_tiny through the scripts' main()."""
+    root = tmp_path_factory.mktemp("xval_tiny")
+    base = script_args(TINY, root)
+    assert generate_data.main(base) == 0
+    assert train_xval.main(base + ["--epochs", "2"]) == 0
+    return root, base
+
+
+def test_checkpoint_round_trip_restores_weights_and_the_training_scale(tiny_run, tmp_path):
+    root, base = tiny_run
+    cfg = eval_script.config_from_args(eval_script.base_parser("t", "").parse_args(base))
+    tensors, meta = load_checkpoint(root / "results" / "xval" / "best", cfg, "")
+    assert meta["model"] == "xval"
+    expected_scale = fit_scale(read_jsonl(root / "data" / "train.jsonl"))
+    assert tensors["model"]["value_scale"].item() == expected_scale
+    # without the training file the fresh model has scale 1; the checkpoint brings the training scale back
+    moved = config_from_dict({**cfg.to_dict(), "paths": {"data_dir": str(tmp_path / "none"),
+                                                         "results_dir": str(tmp_path / "r")}})
+    model = build_model("xval", moved)
+    assert model.value_scale.item() == 1.0
+    model.load_state_dict(tensors["model"])
+    assert model.value_scale.item() == expected_scale
+    reference = build_model("xval", cfg)
+    reference.load_state_dict(tensors["model"])
+    texts = [r["text"] for r in read_jsonl(root / "data" / "test_id.jsonl")[:20]]
+    assert model.predict(texts) == reference.predict(texts)
+
+
+def test_eval_reports_an_xval_column(tiny_run, capsys):
+    root, base = tiny_run
+    capsys.readouterr()
+    assert eval_script.main(base + ["--models", "xval"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("=== Arithmetic Evaluation ==="):].splitlines()
+    assert table[2].split() == ["xVal"]
+    metrics = json.loads((root / "results" / "metrics.json").read_text())
+    assert set(metrics) == {"xval"}
+    for split in ("test_id", "test_ood_magnitude", "test_ood_length"):
+        s = metrics["xval"][split]
+        assert s["n"] == 40 and 0.0 <= s["exact_match"] <= 1.0 and s["median_rel_error"] is not None
+    rows = read_jsonl(root / "results" / "predictions" / "xval" / "test_id.jsonl", required=("prediction",))
+    assert all(r["prediction"] == "" or r["prediction"].lstrip("-").isdigit() for r in rows)  # integers
+
+
+def test_eval_includes_xval_by_default_only_when_it_is_trained(tiny_run, tmp_path):
+    root, base = tiny_run
+    parse = lambda argv: eval_script.config_from_args(eval_script.base_parser("t", "").parse_args(argv))  # noqa: E731
+    assert eval_script.default_models(parse(base)) == ["token_only", "xval", "hybrid"]
+    elsewhere = base[:-1] + [f"paths.results_dir={tmp_path / 'results'}"]  # no xval checkpoint there
+    assert eval_script.default_models(parse(elsewhere)) == ["token_only", "hybrid"]
