@@ -7,36 +7,77 @@ channels, and its additive offset in UNIT_OFF.
 
 Conventions (the same as pint's):
 - converting a temperature *point* applies the offset: 100 degC -> 373.15 K -> 212 degF;
-- `can_add` means "same dimension vector": 20 degC and 5 K can be added, 3 kg and 20 m cannot;
+- `can_add` means "same dimension vector" (SPEC): True for 20 degC and 5 K, False for 3 kg and 20 m;
+  `add`/`sub` check the same thing and then apply pint's offset rules (below), which refuse 20 degC + 5 K;
 - `mul`/`div` of an offset temperature is refused (ValueError): convert it to K first.
-The exact-integer channel is for numbers; quantities leave it empty (`EXACT` = 0).
+
+Temperature points and differences. The OFFSET channel is +1 for a point on an offset scale (degC,
+degF), -1 for a difference on one (delta_degC, delta_degF, or point - point) and 0 otherwise (K, degR
+and every other unit). Conversions follow pint: a difference never converts to degC/degF and a point
+never to delta_degC/delta_degF (ValueError); K and degR convert to both. `add` and `sub` follow pint's
+offset rules, in SI (kelvin) values:
+
+| a op b         | point (degC)       | difference (delta_degC) | absolute (K) |
+|----------------|--------------------|-------------------------|--------------|
+| point  +       | error (ambiguous)  | point                   | error (ambiguous) |
+| point  -       | difference         | point                   | difference   |
+| difference +   | point              | difference              | absolute     |
+| difference -   | error (see below)  | difference              | absolute     |
+| absolute +     | error (ambiguous)  | absolute                | absolute     |
+| absolute -     | absolute           | absolute                | absolute     |
+
+One departure: pint computes difference - point (5 delta_degC - 20 degC = -15 degC) by subtracting
+magnitudes in the point's unit, which gives another answer in degF; FluxEM refuses it.
+
+The exact-integer channel is for numbers; quantities leave it empty (`EXACT` = 0), so quantity
+vectors hold float SI values. For exact conversions of exact inputs (values read from text) use
+`convert_exact`, which works on the value and the unit strings.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
 from . import layout as L
 from .number import NumberEncoder, _check_finite, _encode_float_results
-from .units import Unit, canonical_si_unit, parse_unit
+from .units import KINDS, Unit, convert_exact, parse_unit
 
 _QUANTITY_OR_UNIT = (L.TYPE_QUANTITY, L.TYPE_UNIT)
+POINT, DIFFERENCE, ABSOLUTE = 1.0, -1.0, 0.0  # OFFSET channel values, see the module docstring
+_TEMPERATURE = (0, 0, 0, 0, 1, 0, 0)
+
+
+def _flag(unit: Unit) -> float:
+    return POINT if unit.is_offset else DIFFERENCE if unit.is_delta else ABSOLUTE
 
 
 def _rows(si_values, unit: Unit, type_index: int) -> np.ndarray:
     """(N,) SI values of one unit -> (N, 128) quantity (or unit) rows."""
-    out = np.array(_encode_float_results(np.asarray(si_values, dtype=np.float64)))  # (N, 128)
-    out[:, L.TYPE] = 0.0
-    out[:, L.TYPE.start + type_index] = 1.0
-    dims = np.array(unit.dimensions, dtype=np.float64)
-    out[:, L.DIMS] = dims
-    out[:, L.OFFSET] = float(unit.is_offset)
+    n = len(np.atleast_1d(si_values))
+    dims = np.broadcast_to(np.array(unit.dimensions, dtype=np.float64), (n, 7))
+    out = _rows_of(si_values, dims, np.full(n, _flag(unit)), type_index)
     if type_index == L.TYPE_UNIT:
         out[:, L.UNIT_OFF] = unit.offset
+    return out
+
+
+def _rows_of(si_values, dims: np.ndarray, flags: np.ndarray, type_index: int) -> np.ndarray:
+    """(N,) SI values, (N, 7) dimension exponents and (N,) OFFSET flags -> (N, 128) rows."""
+    out = np.array(_encode_float_results(np.asarray(si_values, dtype=np.float64).reshape(-1)))  # (N, 128)
+    out[:, L.TYPE] = 0.0
+    out[:, L.TYPE.start + type_index] = 1.0
+    out[:, L.DIMS] = dims
+    out[:, L.OFFSET] = flags
     feats = out[:, L.FEATURES]
     feats[:, L.FEATURE_DIMS] = np.tanh(dims / 2.0)
-    feats[:, L.FEATURE_OFFSET] = float(unit.is_offset)
+    feats[:, L.FEATURE_OFFSET] = flags
     return out
+
+
+def _flags_of(arr: np.ndarray) -> np.ndarray:
+    return np.rint(arr[:, L.OFFSET])  # (N,) of POINT, DIFFERENCE, ABSOLUTE
 
 
 def _check(e, kinds=_QUANTITY_OR_UNIT, name: str = "embedding") -> tuple[np.ndarray, bool]:
@@ -121,8 +162,28 @@ class QuantityEncoder:
                 f"cannot convert a quantity with dimensions {have} to {u.symbol!r} {u.dimensions}; "
                 "use can_add() to check first"
             )
+        flags = _flags_of(arr)
+        if u.is_offset and np.any(flags == DIFFERENCE):
+            raise ValueError(f"cannot convert a temperature difference to a temperature point ({u.symbol!r}); "
+                             "use 'K', 'delta_degC' or 'delta_degF', or add the difference to a point")
+        if u.is_delta and np.any(flags == POINT):
+            raise ValueError(f"cannot convert a temperature point to a temperature difference ({u.symbol!r}); "
+                             "subtract another point to get a difference, or convert to 'K'")
         values = (arr[:, L.LINEAR] * L.LINEAR_SCALE - u.offset) / u.factor
         return float(values[0]) if single else values
+
+    @staticmethod
+    def convert_exact(value, from_unit: str | Unit, to_unit: str | Unit) -> Fraction:
+        """The exact value of `value` `from_unit` in `to_unit` (`fluxem.units.convert_exact`).
+
+        For exact inputs (int, Fraction, Decimal; a span's `Span.exact`) the answer is exact, offsets
+        included, so `fluxem.format_value` rounds the true value. Same rules as `convert`.
+
+        >>> import fluxem
+        >>> fluxem.format_value(QuantityEncoder.convert_exact(32, "degF", "degC"))
+        '0'
+        """
+        return convert_exact(value, from_unit, to_unit)
 
     def dimensions(self, e) -> tuple[int, ...] | list[tuple[int, ...]]:
         """The SI exponents (L, M, T, I, Θ, N, J) of a quantity or unit embedding."""
@@ -141,6 +202,50 @@ class QuantityEncoder:
         B, single_b = _check(b, name="b")
         same = np.all(_dims_of(A) == _dims_of(B), axis=1)
         return bool(same[0]) if single_a and single_b else same
+
+    def add(self, a, b) -> np.ndarray:
+        """a + b for quantities of the same dimensions (linear channel, SI values), pint's offset rules.
+
+        The result holds its value in SI base units (kelvin for temperatures); read it in any unit with
+        `convert`. ValueError names both dimension vectors when they differ, and refuses point + point
+        of an offset scale (20 degC + 5 degC is ambiguous): see the module docstring's table.
+
+        >>> q = QuantityEncoder()
+        >>> q.convert(q.add(q.encode(3, "km"), q.encode(500, "m")), "km")
+        3.5
+        >>> q.convert(q.add(q.encode(20, "degC"), q.encode(5, "delta_degC")), "degC")
+        25.0
+        """
+        return self._sum(a, b, +1)
+
+    def sub(self, a, b) -> np.ndarray:
+        """a - b for quantities of the same dimensions; a point minus a point is a difference.
+
+        >>> q = QuantityEncoder()
+        >>> d = q.sub(q.encode(20, "degC"), q.encode(5, "degC"))
+        >>> round(q.convert(d, "delta_degC"), 9), round(q.convert(d, "delta_degF"), 9)
+        (15.0, 27.0)
+        """
+        return self._sum(a, b, -1)
+
+    def _sum(self, a, b, sign: int) -> np.ndarray:
+        A, single_a = _check(a, (L.TYPE_QUANTITY,), "a")
+        B, single_b = _check(b, (L.TYPE_QUANTITY,), "b")
+        A, B = np.broadcast_arrays(A, B)
+        dims_a, dims_b = _dims_of(A), _dims_of(B)
+        bad = np.any(dims_a != dims_b, axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            da, db = tuple(int(d) for d in dims_a[i]), tuple(int(d) for d in dims_b[i])
+            raise ValueError(f"cannot {'add' if sign > 0 else 'subtract'} quantities of different dimensions: "
+                             f"a has {da} ({_kind(da)}), b has {db} ({_kind(db)}); use can_add() to check first")
+        flags = _combine_flags(_flags_of(A), _flags_of(B), sign)
+        with np.errstate(over="ignore", invalid="ignore"):
+            si = A[:, L.LINEAR] * L.LINEAR_SCALE + sign * (B[:, L.LINEAR] * L.LINEAR_SCALE)  # one rounding
+        if not np.all(np.isfinite(si)):
+            raise ValueError("QuantityEncoder.add/sub: the result overflows the float range")
+        out = _rows_of(si, dims_a.astype(np.float64), flags, L.TYPE_QUANTITY)
+        return out[0] if single_a and single_b else out
 
     def mul(self, a, b) -> np.ndarray:
         """a * b for quantities (or a number and a quantity): log channels add, dimensions add.
@@ -177,12 +282,34 @@ class QuantityEncoder:
         si = np.where(zero, 0.0, np.where(negative, -mag, mag))
         _check_finite(si)
         dims = _dims_of(A) + sign * _dims_of(B)  # (N, 7)
-        out = np.concatenate([_rows(si[i : i + 1], _si_unit(tuple(d)), L.TYPE_QUANTITY) for i, d in enumerate(dims)])
+        # 2 * (5 delta_degC) is still a difference (pint keeps delta_degC); anything else is absolute.
+        is_difference = (_flags_of(A) == DIFFERENCE) | (_flags_of(B) == DIFFERENCE)
+        temperature = np.all(dims == np.array(_TEMPERATURE), axis=1)
+        flags = np.where(is_difference & temperature, DIFFERENCE, ABSOLUTE)
+        out = _rows_of(si, dims.astype(np.float64), flags, L.TYPE_QUANTITY)
         return out[0] if single_a and single_b else out
 
 
-def _si_unit(dims: tuple[int, ...]) -> Unit:
-    """The SI unit (factor 1) of a dimension vector; dimensionless gives a unit-less quantity."""
-    if not any(dims):
-        return Unit(symbol="", factor=1.0, offset=0.0, dimensions=dims, kind=None)
-    return parse_unit(canonical_si_unit(dims))
+def _kind(dims: tuple[int, ...]) -> str:
+    return next((k for k, v in KINDS.items() if v == dims), "no named kind")
+
+
+def _combine_flags(fa: np.ndarray, fb: np.ndarray, sign: int) -> np.ndarray:
+    """OFFSET flags of a + b (sign +1) or a - b (sign -1), per pint; ValueError for the refused cases."""
+    point_a, point_b = fa == POINT, fb == POINT
+    diff_a, diff_b = fa == DIFFERENCE, fb == DIFFERENCE
+    if sign > 0:
+        if np.any(point_a & point_b):
+            raise ValueError("cannot add two temperature points on an offset scale (20 degC + 5 degC is "
+                             "ambiguous); write the second as a difference (delta_degC) or convert both to K")
+        if np.any((point_a & ~diff_b) | (point_b & ~diff_a)):
+            raise ValueError("cannot add a temperature point (degC, degF) and an absolute temperature (K, degR): "
+                             "it is ambiguous; write the second as a difference (delta_degC) or convert both to K")
+        # point + difference or difference + point -> point; difference + difference -> difference
+        return np.where(point_a | point_b, POINT, np.where(diff_a & diff_b, DIFFERENCE, ABSOLUTE))
+    if np.any(diff_a & point_b):
+        raise ValueError("cannot subtract a temperature point from a temperature difference; "
+                         "subtract the difference from the point instead")
+    # point - point -> difference; point - difference -> point; point - K -> difference (K is absolute)
+    out = np.where(point_a & diff_b, POINT, np.where(point_a, DIFFERENCE, ABSOLUTE))
+    return np.where(diff_a & diff_b, DIFFERENCE, out)

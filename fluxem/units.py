@@ -71,16 +71,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
+
 from .layout import DIM_NAMES
 
 __all__ = [
     "KINDS",
     "Unit",
+    "as_fraction",
     "canonical_si_unit",
+    "check_convertible",
     "convert",
+    "convert_exact",
     "format_value",
     "parse_unit",
     "parse_value",
+    "to_si_exact",
     "unit_spellings",
     "units_by_kind",
 ]
@@ -152,6 +158,18 @@ class Unit:
         (True, False)
         """
         return self.offset != 0.0
+
+    @property
+    def is_delta(self) -> bool:
+        """True for a temperature *difference* on an offset scale (delta_degC, delta_degF).
+
+        Its factor equals K's (or degR's), but pint refuses to convert it to or from a point (degC),
+        and so does FluxEM: see `check_convertible`.
+
+        >>> parse_unit("delta_degC").is_delta, parse_unit("K").is_delta
+        (True, False)
+        """
+        return self.dimensions == TEMP and "delta_" in self.symbol
 
     def to_si(self, value: float) -> float:
         """Convert a value in this unit to SI base units (a temperature point to kelvin).
@@ -675,21 +693,69 @@ def parse_unit(text: str) -> Unit:
     return result
 
 
+def check_convertible(src: Unit, dst: Unit) -> None:
+    """Raise ValueError unless a quantity in `src` can be expressed in `dst` (pint's rules).
+
+    Same dimension vector, and never between a temperature point on an offset scale (degC, degF) and a
+    temperature difference on one (delta_degC, delta_degF), in either direction: 10 delta_degC is not
+    a temperature. K and degR are absolute, so they convert to both (10 K -> -263.15 degC, and
+    10 K -> 10 delta_degC), as in pint.
+
+    >>> check_convertible(parse_unit("delta_degC"), parse_unit("degC"))
+    Traceback (most recent call last):
+    ValueError: cannot convert a temperature difference ('delta_degC') to a temperature point ('degC'); use 'K' or 'delta_degC' for differences, or add it to a point
+    """
+    if src.dimensions != dst.dimensions:
+        raise ValueError(f"cannot convert {src.symbol!r} ({src.kind}) to {dst.symbol!r} ({dst.kind})")
+    if src.is_delta and dst.is_offset:
+        raise ValueError(f"cannot convert a temperature difference ({src.symbol!r}) to a temperature point "
+                         f"({dst.symbol!r}); use 'K' or {src.symbol!r} for differences, or add it to a point")
+    if src.is_offset and dst.is_delta:
+        raise ValueError(f"cannot convert a temperature point ({src.symbol!r}) to a temperature difference "
+                         f"({dst.symbol!r}); subtract another point to get a difference, or convert to 'K'")
+
+
 def convert(value: float, from_unit: str | Unit, to_unit: str | Unit) -> float:
     """Convert a value (a temperature point, for offset units) between units of the same dimensions.
 
-    Uses the registry's exact factors and rounds once, so the result is the float nearest the exact answer.
+    Uses the registry's exact factors and rounds once, so the result is the float nearest the exact answer
+    for the float's exact value. For decimal inputs use `convert_exact`, which keeps 0.1 as 1/10.
 
     >>> convert(100, "degC", "degF")
     212.0
     """
+    return float(convert_exact(_as_float(value), from_unit, to_unit))  # exact, rounded once
+
+
+def convert_exact(value, from_unit: str | Unit, to_unit: str | Unit) -> Fraction:
+    """The exact value of `value` `from_unit` in `to_unit`, as a Fraction (offsets included).
+
+    `value` is an int, a `Fraction` (any `numbers.Rational`), a finite `Decimal` (exact: Decimal("0.1") is
+    1/10) or a float (its exact binary value). Factors and offsets are the registry's exact fractions,
+    so format_value(convert_exact(32, "degF", "degC")) is "0". This is the path for values read from
+    text: pass `Span.exact`. ValueError for NaN/inf, mismatched dimensions, or a delta <-> point
+    temperature conversion (`check_convertible`); TypeError for bools and non-numbers.
+
+    >>> convert_exact(Fraction("0.391325"), "in", "mm"), convert_exact(0, "degC", "degF")
+    (Fraction(1987931, 200000), Fraction(32, 1))
+    """
     src = from_unit if isinstance(from_unit, Unit) else parse_unit(from_unit)
     dst = to_unit if isinstance(to_unit, Unit) else parse_unit(to_unit)
-    if src.dimensions != dst.dimensions:
-        raise ValueError(f"cannot convert {src.symbol!r} ({src.kind}) to {dst.symbol!r} ({dst.kind})")
-    value = Fraction(_as_float(value))
+    check_convertible(src, dst)
+    x = as_fraction(value)
     (src_factor, src_offset), (dst_factor, dst_offset) = _exact_of(src), _exact_of(dst)
-    return float((value * src_factor + src_offset - dst_offset) / dst_factor)  # exact, rounded once
+    return (x * src_factor + src_offset - dst_offset) / dst_factor
+
+
+def to_si_exact(value, unit: str | Unit) -> Fraction:
+    """The exact value in SI base units (kelvin for a temperature point); inputs as in `convert_exact`.
+
+    >>> to_si_exact(Fraction(1, 2), "km"), to_si_exact(Decimal("-40"), "degF") == to_si_exact(-40, "degC")
+    (Fraction(500, 1), True)
+    """
+    u = unit if isinstance(unit, Unit) else parse_unit(unit)
+    factor, offset = _exact_of(u)
+    return as_fraction(value) * factor + offset
 
 
 def _exact_of(unit: Unit) -> tuple[Fraction, Fraction]:
@@ -761,17 +827,86 @@ def _as_float(x) -> float:
     return value
 
 
-def format_value(x: float) -> str:
-    """THE canonical number format: Python's ``format(x, ".6g")``, with "-0" written "0".
+def as_fraction(x) -> Fraction:
+    """The exact value of a real number: int, Fraction/Rational, finite Decimal, or float (binary value).
 
-    Six significant digits, trailing zeros dropped, exponent form below 1e-4 and from 1e6:
-    "3500", "0.1", "1.23457e+06", "1e-07". Ints of any size go through float (ValueError if too large).
+    >>> as_fraction(Decimal("0.1")), as_fraction(0.5), as_fraction(7)
+    (Fraction(1, 10), Fraction(1, 2), Fraction(7, 1))
+    """
+    if isinstance(x, bool) or not isinstance(x, (numbers.Real, Decimal)):
+        raise TypeError(f"expected a real number, got {type(x).__name__}")
+    if isinstance(x, numbers.Rational):  # int, Fraction, numpy ints
+        return Fraction(int(x.numerator), int(x.denominator))
+    if isinstance(x, Decimal):
+        if not x.is_finite():
+            raise ValueError(f"expected a finite number, got {x}")
+        return Fraction(x)
+    value = float(x)  # float, numpy floats: exact
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
+    return Fraction(value)
+
+
+_EXACT_FLOAT_INT = 2**53  # ints below this are exact floats, so the fast float path rounds them exactly
+
+
+def format_value(x) -> str:
+    """THE canonical number format: the TRUE value of x rounded to six significant digits (".6g").
+
+    Trailing zeros dropped, exponent form below 1e-4 and from 1e6, "-0" written "0": "3500", "0.1",
+    "1.23457e+06", "1e-07". Accepts floats, ints, Fractions and Decimals, and rounds the exact value
+    once, ties to even. That is what ``format(x, ".6g")`` does with a float (whose binary value is exact),
+    so format_value(x) == format_value(Fraction(x)) for every float. A float that only approximates a
+    tie rounds the other way: the float 1.000055 lies below 1.000055 and prints "1.00005", while
+    Fraction("1.000055") prints "1.00006"; float conversion of 0.391325 in to mm gives 9.939654999999998
+    ("9.93965") where the exact 9.939655 prints "9.93966". So format exact values (`convert_exact`).
+    ValueError if the rounded value is outside the float range (parse_value must read it back);
+    TypeError for bools and non-numbers.
 
     >>> format_value(3500.0), format_value(0.1), format_value(1234567.0), format_value(1e-07)
     ('3500', '0.1', '1.23457e+06', '1e-07')
+    >>> format_value(Fraction(1, 3)), format_value(Decimal("2.5")), format_value(Fraction("9.939655"))
+    ('0.333333', '2.5', '9.93966')
     """
-    text = format(_as_float(x), ".6g")
+    if isinstance(x, numbers.Integral) and not isinstance(x, bool) and abs(int(x)) < _EXACT_FLOAT_INT:
+        x = float(x)
+    if isinstance(x, (float, np.floating)):
+        text = format(_as_float(x), ".6g")
+    else:
+        text = _format_exact(as_fraction(x))
     return "0" if text == "-0" else text
+
+
+def _format_exact(q: Fraction) -> str:
+    """format(q, ".6g") computed on the exact rational (round half to even), range-checked like a float."""
+    if q == 0:
+        return "0"
+    sign = "-" if q < 0 else ""
+    a = abs(q)
+    e = len(str(a.numerator)) - len(str(a.denominator))  # floor(log10(a)) is e or e - 1
+    if a < Fraction(10) ** e:
+        e -= 1
+    digits = round(a / Fraction(10) ** (e - 5))  # in [10^5, 10^6]; Fraction rounds half to even
+    if digits == 10**6:
+        digits, e = 10**5, e + 1
+    mantissa = str(digits)
+    if -4 <= e < 6:  # fixed notation, as ".6g" chooses
+        if e >= 5:
+            text = mantissa + "0" * (e - 5)
+        elif e >= 0:
+            text = mantissa[: e + 1] + "." + mantissa[e + 1 :]
+        else:
+            text = "0." + "0" * (-e - 1) + mantissa
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+    else:
+        tail = mantissa[1:].rstrip("0")
+        text = mantissa[0] + ("." + tail if tail else "") + f"e{'+' if e >= 0 else '-'}{abs(e):02d}"
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number too large for a float: {sign}{text}")
+    if value == 0.0:
+        raise ValueError(f"number too small for a float (it underflows to 0): {sign}{text}")
+    return sign + text
 
 
 def parse_value(text: str) -> float:
