@@ -112,3 +112,28 @@ def crt_decode(residues: np.ndarray) -> list[int]:
             n = n * radix + value
         out.append(n - MODULUS if n >= HALF_MODULUS else n)
     return out
+
+
+def rational_reconstruct(u: int, bound: int) -> tuple[int, int] | None:
+    """The reduced n/d with abs(n) <= bound, 0 < d <= bound and n = u * d (mod M), or None.
+
+    Wang's algorithm: the extended Euclidean remainder sequence of (M, u mod M), stopped at the first
+    remainder <= bound. The answer is unique when 2 * bound**2 < M (layout.RATIONAL_LIMIT is chosen so).
+
+    >>> u = 2 * pow(3, -1, MODULUS) % MODULUS
+    >>> rational_reconstruct(u, 10**38)
+    (2, 3)
+    """
+    r0, r1 = MODULUS, u % MODULUS
+    t0, t1 = 0, 1
+    while r1 > bound:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        t0, t1 = t1, t0 - q * t1
+    if t1 == 0 or abs(t1) > bound:
+        return None
+    if t1 < 0:
+        r1, t1 = -r1, -t1
+    if math.gcd(r1, t1) != 1 or (r1 - u * t1) % MODULUS:
+        return None
+    return r1, t1

@@ -7,23 +7,30 @@
 | LOG_MAG   5      | 1    | log               | ln abs(x) (0 for x == 0)                           | abs(a * b)               |
 | LOG_SIGN  6      | 1    | log               | 0.5 if x < 0 else 0, a half-turn phase             | sign(a * b), mod 1       |
 | LOG_ZERO  7      | 1    | log               | 1 if x == 0                                        | zero(a * b), clip to 1   |
-| RESIDUE   8:24   | 16   | exact integer     | (n mod p_i) / p_i for the 16 PRIMES                | a + b, mod 1             |
+| RESIDUE   8:24   | 16   | exact             | (n * d^-1 mod p_i) / p_i for x = n/d, 16 PRIMES    | a + b, mod 1             |
 | DLOG      24:40  | 16   | exact integer (x) | dlog_g(n mod p_i) / (p_i - 1), 0 where p_i | n   | a * b, mod 1             |
 | DZERO     40:56  | 16   | exact integer (x) | 1 where p_i divides n                              | a * b, clip to 1         |
-| EXACT     56     | 1    | exact integer     | 1 if the residues hold an integer within capacity  | (set by the operators)   |
+| EXACT     56     | 1    | exact             | 1 if the residues hold the exact value (see below) | (set by the operators)   |
 | DIMS      57:64  | 7    | dimensions        | SI exponents (L, M, T, I, Θ, N, J)                 | dims(a * b)              |
 | OFFSET    64     | 1    | dimensions        | 1 for offset (affine) temperature units/points     | -                        |
 | UNIT_OFF  65     | 1    | dimensions        | a unit's additive offset to SI (273.15 for degC)   | -                        |
 | FEATURES  66:102 | 36   | network features  | bounded in [-1, 1]; see FEATURE_* below            | none (re-derived)        |
-| RESERVED  102:128| 26   | reserved          | zeros                                              | -                        |
+| INTEGRAL  102    | 1    | exact             | 1 if EXACT and the exact value is an integer       | (set by the operators)   |
+| RESERVED  103:128| 25   | reserved          | zeros                                              | -                        |
 
 For a number, LINEAR/LOG/RESIDUE/DLOG hold the number itself. For a quantity they hold its value in
 SI base units (a temperature point in kelvin). For a unit they hold the unit's factor to SI.
 
-Capacity of the exact-integer channel: the product M of the 16 primes is about 1.13e77, so the residues
+Capacity of the exact channel: the product M of the 16 primes is about 1.13e77, so the residues
 determine any integer in the symmetric range abs(n) < M / 2. FluxEM only *claims* exactness for
 abs(n) <= EXACT_LIMIT = 10**75, which leaves a factor of 50 of head-room for the float-based guard that
 the operators use to decide whether a product has overflowed (see number.py).
+
+A rational n/d (d > 1, reduced) is held as n * d^-1 mod p_i. Rational reconstruction (extended Euclid
+against M) recovers n/d uniquely when abs(n) <= RATIONAL_LIMIT and d <= RATIONAL_LIMIT, because
+2 * RATIONAL_LIMIT**2 = 2e76 < M. A denominator divisible by one of the primes has no inverse there, so
+such a value is simply not exact (EXACT = 0). INTEGRAL tells the decoder which of the two readings
+(CRT integer up to 10**75, or reconstructed fraction) applies.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ DLOG = slice(RESIDUE.stop, RESIDUE.stop + N_PRIMES)
 DZERO = slice(DLOG.stop, DLOG.stop + N_PRIMES)
 EXACT = DZERO.stop  # 56
 EXACT_LIMIT = 10**75
+RATIONAL_LIMIT = 10**38  # bound on abs(numerator) and denominator of an exact non-integer
 
 # Dimensions
 DIMS = slice(EXACT + 1, EXACT + 8)  # 57:64
@@ -76,7 +84,9 @@ FEATURE_DIMS = slice(28, 35)  # tanh(exponent / 2)
 FEATURE_OFFSET = 35  # the OFFSET flag again, for networks
 N_FEATURES = 36
 
-RESERVED = slice(FEATURES.stop, EMBED_DIM)
+INTEGRAL = FEATURES.stop  # 102: the exact value is an integer (meaningful where EXACT is 1)
+
+RESERVED = slice(INTEGRAL + 1, EMBED_DIM)
 
 if RESERVED.start > EMBED_DIM:  # pragma: no cover - guards edits to this table
     raise RuntimeError(f"FluxEM layout overflows EMBED_DIM: channels end at {RESERVED.start}")
@@ -102,6 +112,7 @@ def channel_table() -> list[tuple[str, int, int]]:
         ("OFFSET", OFFSET, OFFSET + 1),
         ("UNIT_OFF", UNIT_OFF, UNIT_OFF + 1),
         ("FEATURES", FEATURES.start, FEATURES.stop),
+        ("INTEGRAL", INTEGRAL, INTEGRAL + 1),
         ("RESERVED", RESERVED.start, RESERVED.stop),
     ]
     return rows

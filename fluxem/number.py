@@ -3,10 +3,19 @@
 Channel layout: see `fluxem.layout`. Exactness policy (documented in the README):
 
 - Python and NumPy integers are exact when abs(n) <= EXACT_LIMIT (10**75).
-- A float is exact only when it is integral and abs(x) <= 2**53, where every integer is a float, so
-  the float almost surely *means* that integer (2.0 is exact, 1e20 is not: pass int(1e20) for that).
+- `fractions.Fraction` and `decimal.Decimal` are exact rationals: Decimal("0.1") is 1/10. A non-integer
+  n/d (reduced) is exact when abs(n) <= RATIONAL_LIMIT (10**38), d <= RATIONAL_LIMIT and none of the 16
+  primes divides d; an integral Fraction/Decimal is an integer (full capacity).
+- A float is exact only when it is integral and abs(x) <= 2**53 (2**24 for float32, 2**11 for float16),
+  where every integer is a float of that type, so the float almost surely *means* that integer (2.0 is
+  exact, 1e20 and float32(3e10) = 30000001024 are not: pass int(...) for that). Non-integral floats are
+  never exact (0.1 is not 1/10): pass Decimal("0.1") or Fraction(1, 10) for an exact value.
 - An operator's result is exact only when all of its inputs are exact and the result is within capacity.
-  Exactness never comes back from float arithmetic.
+  Exactness never comes back from float arithmetic. Integer results come from the native channels
+  (residue sums, discrete-log sums, CRT); results with a non-integer input or output come from the
+  decoded exact inputs with `fractions.Fraction` (rational reconstruction of a channel sum cannot tell
+  when the true result has left the rational capacity; the exact inputs can), then every channel is
+  re-derived from the exact result.
 """
 
 from __future__ import annotations
@@ -15,50 +24,118 @@ import functools
 import math
 import numbers
 import os
+import struct
+import threading
+from array import array
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
 from . import layout as L
-from ._modular import PRIME_ARRAY, crt_decode, tables
+from ._modular import MODULUS, PRIME_ARRAY, crt_decode, rational_reconstruct, tables
 
 _FLOAT_INT_LIMIT = 2.0**53
 _LN10 = math.log(10.0)
 _INT_FREQ = 2.0 * np.pi / np.array(L.INT_MODULI, dtype=np.float64)
 _LOG_FREQ = (2.0 * np.pi / np.array(L.LOG_PERIODS)).astype(np.float32)
 _EXACT_LOG10_GUARD = 75.5  # products whose float log10 estimate is below this decode correctly (M/2 > 5e76)
+_SMALL_LIST = 64  # lists/tuples of plain Python numbers up to this length take the pure-Python path
 
 
 # ----------------------------------------------------------------------------- input handling
 
 
-def _check_scalar(x) -> None:
+def _int_to_float(x: int) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(
+            f"integer with {len(str(abs(x)))} digits exceeds the float64 range of FluxEM's float channels "
+            "(about 1.8e308)"
+        ) from None
+
+
+def _float_int_limit(dtype) -> float:
+    """Largest magnitude below which every integer is representable in this float type (<= 2**53)."""
+    return min(2.0 ** (np.finfo(dtype).nmant + 1), _FLOAT_INT_LIMIT)
+
+
+_RATIONAL_COPRIME = MODULUS  # a denominator is usable iff gcd(d, M) == 1
+
+
+def _rational_is_exact(fr: Fraction) -> bool:
+    return (abs(fr.numerator) <= L.RATIONAL_LIMIT and fr.denominator <= L.RATIONAL_LIMIT
+            and math.gcd(fr.denominator, _RATIONAL_COPRIME) == 1)
+
+
+def _normalize(x):
+    """One scalar -> (float value, integer for the int features or None, exact int/Fraction or None).
+
+    Raises TypeError for bools and non-numbers, ValueError for NaN/inf and values past float64 range.
+    """
+    t = type(x)
+    if t is int or (isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))):
+        n = int(x)
+        return _int_to_float(n), n, (n if -L.EXACT_LIMIT <= n <= L.EXACT_LIMIT else None)
+    if t is float or isinstance(x, (float, np.floating)):
+        v = float(x)
+        if not math.isfinite(v):
+            raise ValueError(f"FluxEM cannot encode {v}: only finite numbers have embeddings")
+        limit = _FLOAT_INT_LIMIT if t is float else _float_int_limit(type(x))
+        if v == int(v) and abs(v) <= limit:
+            n = int(v)
+            return v + 0.0, n, n  # + 0.0 turns -0.0 into 0.0
+        return v, None, None
+    if isinstance(x, Decimal):
+        if not x.is_finite():
+            raise ValueError(f"FluxEM cannot encode {x!r}: only finite numbers have embeddings")
+        if x and x.adjusted() > 308:
+            raise ValueError(f"{x!r:.60} exceeds the float64 range of FluxEM's float channels (about 1.8e308)")
+        if x.as_tuple().exponent < -400:  # denominator past any capacity; keep only the float value
+            return float(x), None, None
+        x = Fraction(x)
+    if isinstance(x, numbers.Rational) and not isinstance(x, (bool, np.bool_)):
+        fr = Fraction(x)
+        if fr.denominator == 1:
+            return _normalize(fr.numerator)
+        try:
+            v = float(fr)
+        except OverflowError:
+            raise ValueError(f"{fr} exceeds the float64 range of FluxEM's float channels") from None
+        return v, None, (fr if _rational_is_exact(fr) else None)
     if isinstance(x, (bool, np.bool_)):
         raise TypeError("FluxEM does not encode bools; pass int(x) if you mean 0/1")
-    if not isinstance(x, (numbers.Integral, numbers.Real)):
-        raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r}")
+    if isinstance(x, numbers.Real):
+        return _normalize(float(x))
+    raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r:.60}")
 
 
-def _as_batch(x) -> tuple[np.ndarray, bool]:
-    """Return (array of shape (N,), was_scalar). Integer arrays stay int64, big ints become object."""
-    if isinstance(x, str) or isinstance(x, bytes):
-        raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r}")
-    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        _check_scalar(x)
-        if isinstance(x, numbers.Integral) and abs(int(x)) >= 2**63:
-            return np.array([int(x)], dtype=object), True  # past int64: the per-element big-int path
-        return np.asarray([x]), True
-    arr = np.asarray(x)
+_is_bool = np.frompyfunc(lambda v: isinstance(v, (bool, np.bool_)), 1, 1)
+
+
+def _as_batch(x) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Array-like -> (flat array (N,), batch shape). Integer arrays stay int64, big ints become object."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r:.60}")
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            obj = np.asarray(x, dtype=object)
+        except ValueError as exc:  # ragged nesting
+            raise TypeError(f"FluxEM encodes rectangular array-likes of numbers: {exc}") from None
+        if obj.size and _is_bool(obj).any():
+            raise TypeError("FluxEM does not encode bools (found one in the list); cast to int if you mean 0/1")
+        arr = np.asarray(x)
+        if arr.dtype.kind == "O":
+            arr = obj
     if arr.dtype == bool:
         raise TypeError("FluxEM does not encode bools; cast to int if you mean 0/1")
     if arr.dtype.kind not in "iufO":
         raise TypeError(f"FluxEM encodes real numbers, got an array of dtype {arr.dtype}")
-    was_scalar = arr.ndim == 0
-    arr = arr.reshape(-1)
-    if arr.dtype.kind == "O":
-        for v in arr:
-            _check_scalar(v)
-    return arr, was_scalar
+    return arr.reshape(-1), arr.shape
 
 
 # ----------------------------------------------------------------------------- channel filling
@@ -67,14 +144,16 @@ def _as_batch(x) -> tuple[np.ndarray, bool]:
 # - residues of int64 inputs come from one float64 matmul: n's four 16-bit limbs times 2**(16k) mod m,
 #   every term < 2**34, so the sums are exact; `_float_mod` then reduces them exactly;
 # - the discrete logs are one gather from a table that already holds dlog / (p - 1);
-# - rows are filled in cache-sized chunks; sin/cos of the bounded features run in float32.
+# - rows are filled in chunks, every channel written once (no zero-fill pass); sin/cos of the bounded
+#   features run in float32.
 
 _MODULI = np.array(L.PRIMES + L.INT_MODULI, dtype=np.float64)  # (22,): residues, then feature moduli
 _INV_MODULI = 1.0 / _MODULI
 _LIMB_POWERS = np.array([[pow(2, 16 * k, int(m)) for m in _MODULI] for k in range(4)], dtype=np.float64)
 _NEG_CORRECTION = np.array([(-(2**64)) % int(m) for m in _MODULI], dtype=np.float64)
 _K = len(L.PRIMES)
-_CHUNK = 8192  # rows per chunk: temporaries stay in cache
+_CHUNK = 8192  # rows per chunk written straight into a channel-major output
+_COPY_CHUNK = 2048  # rows per chunk staged in a reused scratch buffer for a row-major out=
 _MAX_THREADS = 4
 
 
@@ -106,11 +185,16 @@ def _mods_python(n: int) -> list[int]:
     return [n % int(m) for m in _MODULI]
 
 
+def _mods_rational(fr: Fraction) -> list[int]:
+    """Residues n * d^-1 mod p (d coprime to every prime); the feature moduli stay 0 (not an integer)."""
+    num, den = fr.numerator, fr.denominator
+    return [num * pow(den, -1, p) % p for p in L.PRIMES] + [0] * len(L.INT_MODULI)
+
+
 @functools.lru_cache(maxsize=None)
 def _dlog_table16() -> np.ndarray:
     """The flat discrete-log table as uint16 (2 MB, so the gather stays in cache); 0 at r = 0."""
     return tables()[1].astype(np.uint16)
-
 
 
 # sin/cos(2 pi k / m) for the small feature moduli, as one flat table indexed by k + offset of m.
@@ -119,8 +203,9 @@ _PHASE_ANGLES = np.concatenate([2.0 * np.pi * np.arange(m) / m for m in L.INT_MO
 _PHASE_SIN, _PHASE_COS = np.sin(_PHASE_ANGLES), np.cos(_PHASE_ANGLES)
 
 
-def _write_rows(buf, values, mods, exact, int_mask, type_index) -> None:
-    """Fill the channels of a zero-filled, channel-major buf (128, C) from values (C,) and mods (22, C)."""
+def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> None:
+    """Fill every channel of a channel-major buf (128, C) (any prior content) from values (C,), mods (22, C)."""
+    buf[L.TYPE] = 0.0
     buf[L.TYPE.start + type_index] = 1.0
     absval = np.abs(values)
     zero = absval == 0
@@ -138,6 +223,11 @@ def _write_rows(buf, values, mods, exact, int_mask, type_index) -> None:
         buf[L.EXACT] = exact
         if not exact.all():
             buf[L.RESIDUE.start : L.EXACT + 1] *= exact
+    else:
+        buf[L.RESIDUE.start : L.EXACT + 1] = 0.0
+    buf[L.INTEGRAL] = integral
+    buf[L.DIMS.start : L.FEATURES.start] = 0.0  # dimensions, offset flag, unit offset
+    buf[L.RESERVED] = 0.0
     _write_features(buf[L.FEATURES], values, ln, zero, mods, int_mask)
 
 
@@ -152,69 +242,62 @@ def _write_features(feats, values, ln, zero, mods, int_mask) -> None:
     sl = L.FEATURE_LOG_PHASE
     feats[sl.start : sl.stop : 2] = np.sin(angles)
     feats[sl.start + 1 : sl.stop : 2] = np.cos(angles)
+    sl = L.FEATURE_INT_PHASE
     if int_mask.any():
         idx = mods[_K:].astype(np.int64) + _PHASE_OFFSETS[:, None]  # (6, C)
-        sl = L.FEATURE_INT_PHASE
         np.take(_PHASE_SIN, idx, out=feats[sl.start : sl.stop : 2])
         np.take(_PHASE_COS, idx, out=feats[sl.start + 1 : sl.stop : 2])
         if not int_mask.all():
             feats[sl] *= int_mask
+    else:
+        feats[sl] = 0.0
+    feats[L.FEATURE_DIMS.start :] = 0.0  # dimension features and offset flag: numbers have none
 
 
 def _chunk_parts(arr: np.ndarray):
-    """(values, mods, exact, int_mask) for one chunk of any supported dtype."""
+    """(values, mods, exact, integral, int_mask) for one chunk of any supported dtype."""
     n = len(arr)
     if arr.dtype.kind in "iu" and (arr.dtype.kind == "i" or arr.size == 0 or arr.max() < 2**63):
         ints = arr.astype(np.int64, copy=False)
         ones = np.ones(n, dtype=bool)
-        return ints.astype(np.float64), _mods_int64(ints), ones, ones
+        return ints.astype(np.float64), _mods_int64(ints), ones, ones, ones
     if arr.dtype.kind == "f":
         values = arr.astype(np.float64, copy=False)
-        return (values, *_integral_float_parts(values))
+        mods, ok = _integral_float_parts(values, _float_int_limit(arr.dtype))
+        return values, mods, ok, ok, ok
     return _object_parts(arr)
 
 
-def _integral_float_parts(values: np.ndarray):
-    """Floats that are integral with abs <= 2**53 are exact integers; others are not."""
+def _integral_float_parts(values: np.ndarray, limit: float = _FLOAT_INT_LIMIT):
+    """Floats that are integral with abs <= limit are exact integers; others are not."""
     with np.errstate(invalid="ignore"):
-        ok = (np.abs(values) <= _FLOAT_INT_LIMIT) & (values == np.trunc(values))
+        ok = (np.abs(values) <= limit) & (values == np.trunc(values))
     mods = np.zeros((len(_MODULI), len(values)))
     if ok.any():
         mods[:, ok] = _mods_int64(values[ok].astype(np.int64))
-    return mods, ok, ok.copy()
+    return mods, ok
 
 
 def _object_parts(items: np.ndarray):
-    """Per-element path for Python big ints and mixed object arrays."""
+    """Per-element path for Python big ints, Fractions, Decimals and mixed object arrays."""
     n = len(items)
     values = np.empty(n)
     mods = np.zeros((len(_MODULI), n))
     int_mask = np.zeros(n, dtype=bool)
     exact = np.zeros(n, dtype=bool)
+    integral = np.zeros(n, dtype=bool)
     for i, x in enumerate(items):
-        if isinstance(x, numbers.Integral):
-            x = int(x)
-            values[i] = _int_to_float(x)
+        values[i], k, ex = _normalize(x)
+        if k is not None:
             int_mask[i] = True
-            exact[i] = abs(x) <= L.EXACT_LIMIT
-            mods[:, i] = _mods_python(x)
-        else:
-            values[i] = float(x)
-    floats = ~int_mask
-    if floats.any():
-        f_mods, f_ok, _ = _integral_float_parts(values[floats])
-        mods[:, floats], exact[floats], int_mask[floats] = f_mods, f_ok, f_ok
-    return values, mods, exact, int_mask
-
-
-def _int_to_float(x: int) -> float:
-    try:
-        return float(x)
-    except OverflowError:
-        raise ValueError(
-            f"integer with {len(str(abs(x)))} digits exceeds the float64 range of FluxEM's float channels "
-            "(about 1.8e308)"
-        ) from None
+            mods[:, i] = _mods_python(k)
+        if ex is not None:
+            exact[i] = True
+            if k is None:
+                mods[:, i] = _mods_rational(ex)
+            else:
+                integral[i] = True
+    return values, mods, exact, integral, int_mask
 
 
 def _check_finite(values: np.ndarray) -> None:
@@ -223,37 +306,61 @@ def _check_finite(values: np.ndarray) -> None:
         raise ValueError(f"FluxEM cannot encode {bad}: only finite numbers have embeddings")
 
 
-def _encode_array(arr: np.ndarray, type_index: int = L.TYPE_NUMBER) -> np.ndarray:
-    """(N,) numbers -> (N, 128), filled chunk by chunk.
+_scratch = threading.local()
 
-    The result is the transpose of a C-ordered (128, N) array (Fortran order): every channel is then one
-    contiguous run, which makes batch encoding several times faster than row-major filling. It is an
-    ordinary (N, 128) ndarray; use np.ascontiguousarray() if you need row-contiguous memory.
+
+def _scratch_buffer() -> np.ndarray:
+    """A per-thread (128, _COPY_CHUNK) staging buffer, allocated once and reused."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None:
+        buf = _scratch.buf = np.empty((L.EMBED_DIM, _COPY_CHUNK))
+    return buf
+
+
+def _encode_array(arr: np.ndarray, type_index: int = L.TYPE_NUMBER, out: np.ndarray | None = None) -> np.ndarray:
+    """(N,) numbers -> (N, 128), filled chunk by chunk; into `out` (N, 128) when given.
+
+    A fresh result is the transpose of a C-ordered (128, N) array (Fortran order): every channel is then
+    one contiguous run, which makes batch encoding several times faster than row-major filling. It is an
+    ordinary (N, 128) ndarray; use np.ascontiguousarray() if you need row-contiguous memory. An `out` in
+    Fortran order is written in place the same way; any other `out` is filled through a reused
+    cache-sized scratch buffer, one block of rows at a time.
     """
     if arr.dtype.kind == "f":
         _check_finite(arr)
-    out = np.zeros((L.EMBED_DIM, len(arr)))  # (128, N); zero pages come free from the OS
+    if out is None:
+        target = np.empty((L.EMBED_DIM, len(arr)))  # (128, N), every element written below
+        result = target.T
+    else:
+        result = out
+        target = out.T if out.T.flags.c_contiguous else None
+    step = _CHUNK if target is not None else _COPY_CHUNK
 
     def fill(start: int) -> None:
-        values, mods, exact, int_mask = _chunk_parts(arr[start : start + _CHUNK])
+        values, mods, exact, integral, int_mask = _chunk_parts(arr[start : start + step])
         _check_finite(values)
-        _write_rows(out[:, start : start + _CHUNK], values, mods, exact, int_mask, type_index)
+        if target is not None:
+            _write_rows(target[:, start : start + step], values, mods, exact, integral, int_mask, type_index)
+        else:
+            scratch = _scratch_buffer()[:, : len(values)]
+            _write_rows(scratch, values, mods, exact, integral, int_mask, type_index)
+            result[start : start + len(values)] = scratch.T
 
-    starts = range(0, len(arr), _CHUNK)
+    starts = range(0, len(arr), step)
     workers = min(len(starts), os.cpu_count() or 1, _MAX_THREADS)
-    if workers > 1 and arr.dtype.kind != "O":  # NumPy releases the GIL; chunks write disjoint columns
+    if workers > 1 and arr.dtype.kind != "O":  # NumPy releases the GIL; chunks write disjoint rows
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(fill, starts))
     else:
         for start in starts:
             fill(start)
-    return out.T
+    return result
 
 
-def _encode_ints(ints: list[int]) -> np.ndarray:
-    """Encode a list of Python ints (the operators' re-derivation step)."""
-    arr = np.empty(len(ints), dtype=object)
-    arr[:] = ints
+def _encode_exact_values(values: list) -> np.ndarray:
+    """Encode exact results (Python ints and Fractions; the operators' re-derivation step) -> (n, 128)."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
     return _encode_array(arr)
 
 
@@ -261,24 +368,154 @@ def _encode_float_results(values: np.ndarray) -> np.ndarray:
     """Encode results of float arithmetic: never exact (exactness never comes back from floats)."""
     _check_finite(values)
     n = len(values)
-    out = np.zeros((L.EMBED_DIM, n))
+    out = np.empty((L.EMBED_DIM, n))
     none = np.zeros(n, dtype=bool)
-    _write_rows(out, values, np.zeros((len(_MODULI), n)), none, none, L.TYPE_NUMBER)
+    _write_rows(out, values, np.zeros((len(_MODULI), n)), none, none, none, L.TYPE_NUMBER)
     return out.T
 
 
-# ----------------------------------------------------------------------------- the encoder
+# ----------------------------------------------------------------------------- the scalar fast path
+#
+# One number through NumPy costs ~50 small array operations (~200 us). A tokenizer encodes one number at
+# a time, so scalars and short lists of Python numbers are filled in pure Python instead (~6 us each).
+# The exact channels, type, linear and flags are bit-identical to the batch path; the log channel and
+# the float32 features come from the `math` module instead of NumPy's vectorised kernels and may differ
+# from the batch path in the last unit of precision (tests/test_number.py bounds this).
+
+_PRIMES_M1 = [p - 1 for p in L.PRIMES]
+_DLOG_BASES = None  # filled lazily with the table: building it takes ~1 s
+_DLOG_FLAT = None
+_PHASE_SIN_L, _PHASE_COS_L = _PHASE_SIN.tolist(), _PHASE_COS.tolist()
+_PHASE_OFFSETS_L = _PHASE_OFFSETS.tolist()
+_LOG_FREQ_L = _LOG_FREQ.tolist()
+_F32 = struct.Struct("<f")
+_F32_13 = struct.Struct("<13f")
+_F32_7 = struct.Struct("<7f")
+_F32_TENTH = float(np.float32(0.1))
+_INV_LN10 = 1.0 / _LN10
+_PHASE_MOD_OFF = list(zip(L.INT_MODULI, _PHASE_OFFSETS.tolist()))
+_INT_PHASE_SIN = slice(L.FEATURES.start + L.FEATURE_INT_PHASE.start, L.FEATURES.start + L.FEATURE_INT_PHASE.stop, 2)
+_INT_PHASE_COS = slice(L.FEATURES.start + L.FEATURE_INT_PHASE.start + 1, L.FEATURES.start + L.FEATURE_INT_PHASE.stop, 2)
+_PRIME_INDEX = list(enumerate(L.PRIMES))
 
 
-def _check_embeddings(e, name: str = "embedding") -> tuple[np.ndarray, bool]:
+def _dlog_flat():
+    global _DLOG_FLAT, _DLOG_BASES
+    if _DLOG_FLAT is None:
+        _DLOG_BASES = tables()[2].tolist()
+        _DLOG_FLAT = array("H", _dlog_table16().tobytes())
+    return _DLOG_FLAT
+
+
+def _scalar_row(value: float, k, ex, type_index: int = L.TYPE_NUMBER) -> list[float]:
+    """The 128 channels of one number as a list (see _normalize for value, k, ex)."""
+    row = [0.0] * L.EMBED_DIM
+    row[type_index] = 1.0
+    row[L.LINEAR] = value / L.LINEAR_SCALE
+    if value == 0.0:
+        ln = 0.0
+        row[L.LOG_ZERO] = 1.0
+        sign = 0.0
+    else:
+        ln = math.log(abs(value))
+        row[L.LOG_MAG] = ln
+        if value < 0:
+            row[L.LOG_SIGN] = 0.5
+            sign = -1.0
+        else:
+            sign = 1.0
+    if ex is not None:
+        table, bases = _dlog_flat(), _DLOG_BASES
+        if k is not None:
+            res = [ex % p for p in L.PRIMES]
+            row[L.INTEGRAL] = 1.0
+        else:
+            num, den = ex.numerator, ex.denominator
+            res = [num * pow(den, -1, p) % p for p in L.PRIMES]
+        base = L.RESIDUE.start
+        row[base : base + _K] = [r / p for r, p in zip(res, L.PRIMES)]
+        if 0 in res:
+            for i, p in _PRIME_INDEX:
+                r = res[i]
+                if r:
+                    row[L.DLOG.start + i] = table[bases[i] + r] / (p - 1)
+                else:
+                    row[L.DZERO.start + i] = 1.0
+        else:
+            row[L.DLOG] = [table[b + r] / pm1 for r, b, pm1 in zip(res, bases, _PRIMES_M1)]
+        row[L.EXACT] = 1.0
+    f = L.FEATURES.start
+    row[f + L.FEATURE_SIGN] = sign
+    if value == 0.0:
+        row[f + L.FEATURE_ZERO] = 1.0
+    # float32 like the batch path: log10 rounded to float32, products rounded, then tanh/sin/cos rounded
+    log10 = _F32.unpack(_F32.pack(ln * _INV_LN10))[0]
+    angles = _F32_7.unpack(_F32_7.pack(*[w * log10 for w in _LOG_FREQ_L], log10 * _F32_TENTH))
+    vals = [math.tanh(angles[6])]
+    for a in angles[:6]:
+        vals += (math.sin(a), math.cos(a))
+    row[f + L.FEATURE_LOGMAG : f + L.FEATURE_LOG_PHASE.stop] = _F32_13.unpack(_F32_13.pack(*vals))
+    if k is not None:
+        row[f + L.FEATURE_INT] = 1.0
+        idx = [k % m + off for m, off in _PHASE_MOD_OFF]
+        row[_INT_PHASE_SIN] = [_PHASE_SIN_L[i] for i in idx]
+        row[_INT_PHASE_COS] = [_PHASE_COS_L[i] for i in idx]
+    return row
+
+
+_PLAIN = frozenset((int, float, Fraction, Decimal))
+
+
+def _fast_encode(x):
+    """The pure-Python path for one number or a short list/tuple of plain numbers; None if not eligible."""
+    t = type(x)
+    if t in _PLAIN or isinstance(x, (np.integer, np.floating)):
+        return np.frombuffer(array("d", _scalar_row(*_normalize(x))))  # writable: array.array owns it
+    if (t is list or t is tuple) and 0 < len(x) <= _SMALL_LIST and all(type(v) in _PLAIN for v in x):
+        return _rows_to_array([_normalize(v) for v in x])
+    return None
+
+
+def _rows_to_array(parts) -> np.ndarray:
+    """[(value, k, ex), ...] -> (n, 128) through the scalar path, one buffer for all rows."""
+    flat = array("d")
+    for p in parts:
+        flat.extend(_scalar_row(*p))
+    return np.frombuffer(flat).reshape(len(parts), L.EMBED_DIM)
+
+
+# ----------------------------------------------------------------------------- decoding and validation
+
+
+def _type_error_hint(tag: np.ndarray, name: str, i: int) -> str:
+    if tag[L.TYPE_QUANTITY] != 0 or tag[L.TYPE_UNIT] != 0:
+        return (f"{name} (row {i}) is a quantity or unit embedding, not a number; use QuantityEncoder "
+                "(convert, si_value) for it")
+    if tag[L.TYPE_NUMBER] not in (0.0, 1.0) and tag[3] == 0:
+        return (f"{name} (row {i}) has number type tag {tag[L.TYPE_NUMBER]:g}, not 1: a raw vector sum or "
+                "multiple of number embeddings. decode() reads its linear channel; for exact results "
+                "combine embeddings with enc.add / enc.sub / enc.mul / enc.div instead of raw +")
+    return (f"{name} (row {i}) is not a number embedding (type tag {tag.tolist()}); pass a vector from "
+            "NumberEncoder.encode or its operators")
+
+
+def _check_embeddings(e, name: str = "embedding", strict: bool = True) -> tuple[np.ndarray, tuple]:
+    """-> (rows (N, 128) float64, batch shape). strict: canonical number vectors only (type tag 1);
+    otherwise any real linear combination of number vectors (what raw `+`/`-` produce)."""
     arr = np.asarray(e, dtype=np.float64)
-    if arr.shape[-1:] != (L.EMBED_DIM,) or arr.ndim not in (1, 2):
-        raise ValueError(f"{name} must have shape (128,) or (N, 128), got {arr.shape}")
-    single = arr.ndim == 1
+    if arr.ndim == 0 or arr.shape[-1] != L.EMBED_DIM:
+        raise ValueError(f"{name} must have shape (128,) or (..., 128), got {arr.shape}")
+    shape = arr.shape[:-1]
     arr = arr.reshape(-1, L.EMBED_DIM)
-    if not np.all(arr[:, L.TYPE.start + L.TYPE_NUMBER] == 1.0):
-        raise ValueError(f"{name} is not a number embedding (type tag); use QuantityEncoder for quantities")
-    return arr, single
+    tags = arr[:, L.TYPE]
+    if strict:
+        bad = ~np.all(tags == np.array([1.0, 0.0, 0.0, 0.0]), axis=1)
+    else:
+        bad = ~(np.all(tags[:, 1:] == 0.0, axis=1) & np.isfinite(tags[:, 0]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(_type_error_hint(tags[i], name, i))
+    return arr, shape
 
 
 def _residues_of(arr: np.ndarray) -> np.ndarray:
@@ -286,7 +523,51 @@ def _residues_of(arr: np.ndarray) -> np.ndarray:
 
 
 def _exact_rows(arr: np.ndarray) -> np.ndarray:
-    return arr[:, L.EXACT] > 0.5
+    """Rows whose EXACT flag is 1 *and* whose exact channels are self-consistent (never trust the flag):
+    finite residues that are multiples of 1/p in [0, 1), discrete logs that match the residues, zero
+    flags that match, and a 0/1 INTEGRAL flag. Anything else (NaN, hand edits, raw sums) is not exact."""
+    flag = arr[:, L.EXACT] == 1.0
+    if not flag.any():
+        return flag
+    with np.errstate(invalid="ignore"):
+        res, dlog = arr[:, L.RESIDUE], arr[:, L.DLOG]
+        k = res * PRIME_ARRAY
+        kr = np.rint(k)
+        ok = np.all((res >= 0) & (res < 1) & (np.abs(k - kr) < 1e-6), axis=1)  # False for NaN
+        ki = np.where(ok[:, None], kr, 0).astype(np.int64)
+        zero = ki == 0
+        ok &= np.all(arr[:, L.DZERO] == zero, axis=1)
+        d = dlog * (PRIME_ARRAY - 1)
+        dr = np.rint(d)
+        ok &= np.all(np.abs(d - dr) < 1e-6, axis=1)
+        expected = np.take(_dlog_table16(), ki + tables()[2][None, :])
+        ok &= np.all(np.where(zero, dlog == 0, dr == expected), axis=1)
+        integral = arr[:, L.INTEGRAL]
+        ok &= (integral == 0) | (integral == 1)
+    return flag & ok
+
+
+def _exact_values(arr: np.ndarray) -> list:
+    """Exact int / Fraction per row of validated exact rows; None where reconstruction fails."""
+    ints = crt_decode(_residues_of(arr))
+    out = []
+    for n, integral in zip(ints, arr[:, L.INTEGRAL] == 1.0):
+        if integral:
+            out.append(n if abs(n) <= L.EXACT_LIMIT else None)
+        else:
+            nd = rational_reconstruct(n, L.RATIONAL_LIMIT)
+            out.append(None if nd is None or nd[1] == 1 else Fraction(*nd))
+    return out
+
+
+def _reshape_list(values: list, shape: tuple):
+    if not shape:
+        return values[0]
+    if len(shape) == 1:
+        return values
+    obj = np.empty(len(values), dtype=object)
+    obj[:] = values
+    return obj.reshape(shape).tolist()
 
 
 class NumberEncoder:
@@ -295,83 +576,186 @@ class NumberEncoder:
     >>> enc = NumberEncoder()
     >>> enc.decode_int(enc.mul(enc.encode(123456789), enc.encode(987654321)))
     121932631112635269
+    >>> enc.decode_exact(enc.div(enc.encode(1), enc.encode(3)))
+    Fraction(1, 3)
     >>> enc.decode(enc.add(enc.encode(2.5), enc.encode(-1)))
     1.5
     """
 
     dim = L.EMBED_DIM
 
-    def encode(self, x) -> np.ndarray:
-        """Encode a number (-> (128,)) or any array-like of numbers (-> (N, 128)).
+    def encode(self, x, out: np.ndarray | None = None) -> np.ndarray:
+        """Encode a number (-> (128,)) or any array-like of numbers (shape S -> S + (128,)).
+
+        Accepts ints (any size), floats, `Fraction` and `Decimal` (exact: Decimal("0.1") is 1/10), and
+        NumPy arrays of them. `out`, a writable float64 array of shape S + (128,), receives the result
+        and is returned; reusing one saves the page faults of a fresh allocation on large batches.
 
         >>> NumberEncoder().encode([1, 2.5, -3e9]).shape
         (3, 128)
+        >>> from decimal import Decimal
+        >>> NumberEncoder().decode_exact(NumberEncoder().encode(Decimal("0.2850885506401")))
+        Fraction(2850885506401, 10000000000000)
         """
-        arr, was_scalar = _as_batch(x)
-        out = _encode_array(arr)
-        return out[0] if was_scalar else out
+        if out is None:
+            fast = _fast_encode(x)
+            if fast is not None:
+                return fast
+        if np.ndim(x) == 0 and not isinstance(x, (str, bytes)):
+            item = x[()] if isinstance(x, np.ndarray) else x
+            if isinstance(x, np.ndarray) and x.dtype == bool:
+                raise TypeError("FluxEM does not encode bools; cast to int if you mean 0/1")
+            row = np.array(_scalar_row(*_normalize(item)))
+            if out is None:
+                return row
+            _check_out(out, ())
+            out[...] = row
+            return out
+        arr, shape = _as_batch(x)
+        if out is not None:
+            _check_out(out, shape)
+            _encode_array(arr, out=out.reshape(-1, L.EMBED_DIM))
+            return out
+        return _encode_array(arr).reshape(shape + (L.EMBED_DIM,))
 
     def decode(self, e) -> float | np.ndarray:
         """The float value held by the linear channel.
 
-        >>> NumberEncoder().decode(NumberEncoder().encode(-0.125))
-        -0.125
+        Also reads raw vector sums and differences of number embeddings: `encode(2) + encode(3)` has
+        5.0 in its linear channel (its type tag is 2; the other channels are not a canonical number).
+
+        >>> enc = NumberEncoder()
+        >>> enc.decode(enc.encode(-0.125)), enc.decode(enc.encode(2) + enc.encode(3))
+        (-0.125, 5.0)
         """
-        arr, single = _check_embeddings(e)
+        arr, shape = _check_embeddings(e, strict=False)
         values = arr[:, L.LINEAR] * L.LINEAR_SCALE
-        return float(values[0]) if single else values
+        return float(values[0]) if not shape else values.reshape(shape)
 
     def is_exact(self, e) -> bool | np.ndarray:
-        """True where the exact-integer channel holds the value's integer within capacity.
+        """True where the exact channels hold the value exactly (integer or rational within capacity).
+
+        The EXACT flag is not trusted alone: the residues, discrete logs and flags must agree.
 
         >>> enc = NumberEncoder()
         >>> enc.is_exact(enc.encode(10**75)), enc.is_exact(enc.encode(10**75 + 1)), enc.is_exact(enc.encode(0.5))
         (True, False, False)
         """
-        arr, single = _check_embeddings(e)
+        arr, shape = _check_embeddings(e)
         exact = _exact_rows(arr)
-        return bool(exact[0]) if single else exact
+        return bool(exact[0]) if not shape else exact.reshape(shape)
+
+    def decode_exact(self, e):
+        """The exact value: an `int` for an integer, a `Fraction` otherwise (nested lists for a batch).
+
+        Raises ValueError for a row that is not exact, or whose exact channels disagree with each other
+        or with the linear channel (a corrupted vector never decodes to a wrong value).
+
+        >>> from fractions import Fraction
+        >>> enc = NumberEncoder()
+        >>> enc.decode_exact(enc.add(enc.encode(Fraction(1, 3)), enc.encode(Fraction(1, 6))))
+        Fraction(1, 2)
+        >>> enc.decode_exact(enc.mul(enc.encode(Fraction(2, 3)), enc.encode(3)))
+        2
+        """
+        arr, shape = _check_embeddings(e)
+        flag_ok = arr[:, L.EXACT] == 1.0
+        exact = _exact_rows(arr)
+        if not exact.all():
+            i = int(np.flatnonzero(~exact)[0])
+            if flag_ok[i]:
+                raise ValueError(f"row {i}: the exact channels are inconsistent (corrupted, or not made by "
+                                 "NumberEncoder); refusing to decode an exact value")
+            raise ValueError(
+                f"row {i} is not exact (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers exactly up to "
+                f"10**75 and fractions n/d up to 10**38 (no 16-bit prime dividing d) - use decode() for the "
+                f"float value"
+            )
+        values = _exact_values(arr)
+        for i, v in enumerate(values):
+            lin = arr[i, L.LINEAR] * L.LINEAR_SCALE
+            if v is None or not math.isclose(float(v), lin, rel_tol=1e-12, abs_tol=1e-300):
+                raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin:.6g}); "
+                                 "the vector is corrupted - refusing to decode an exact value")
+        return _reshape_list(values, shape)
 
     def decode_int(self, e) -> int | list[int]:
         """The exact Python int (list of ints for a batch), by the Chinese remainder theorem.
 
-        Raises ValueError if any row is not exact (non-integer, or past capacity).
+        Raises ValueError if any row is not an exact integer (see decode_exact for fractions).
 
         >>> enc = NumberEncoder()
         >>> enc.decode_int(enc.encode(-(10**60) + 7))
         -999999999999999999999999999999999999999999999999999999999993
         """
-        arr, single = _check_embeddings(e)
+        arr, shape = _check_embeddings(e)
         exact = _exact_rows(arr)
-        if not exact.all():
-            i = int(np.flatnonzero(~exact)[0])
-            raise ValueError(
-                f"row {i} is not an exact integer (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers "
-                f"exactly only up to 10**75 in absolute value - use decode() for the float value"
-            )
-        ints = crt_decode(_residues_of(arr))
-        return ints[0] if single else ints
+        if exact.all():
+            not_int = arr[:, L.INTEGRAL] != 1.0
+            if not_int.any():
+                i = int(np.flatnonzero(not_int)[0])
+                raise ValueError(f"row {i} is not an integer (value ~ {arr[i, L.LINEAR]:.6g}); use "
+                                 "decode_exact() for the exact Fraction or decode() for the float value")
+        try:
+            values = self.decode_exact(arr)
+        except ValueError as exc:
+            if "is not exact" in str(exc):
+                i = int(np.flatnonzero(~exact)[0])
+                raise ValueError(
+                    f"row {i} is not an exact integer (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers "
+                    f"exactly only up to 10**75 in absolute value - use decode() for the float value"
+                ) from None
+            raise
+        return _reshape_list(values, shape)
 
     # ------------------------------------------------------------------------- operators
 
     def _binary(self, a, b):
-        A, single_a = _check_embeddings(a, "a")
-        B, single_b = _check_embeddings(b, "b")
+        A, shape_a = _check_embeddings(a, "a")
+        B, shape_b = _check_embeddings(b, "b")
+        if len(shape_a) > 1 or len(shape_b) > 1:
+            raise ValueError("operators take (128,) or (N, 128) embeddings; reshape to (-1, 128) first")
         if len(A) != len(B) and len(A) != 1 and len(B) != 1:
             raise ValueError(f"batch sizes differ: {len(A)} vs {len(B)}")
         A, B = np.broadcast_arrays(A, B)
-        return A, B, single_a and single_b
+        return A, B, not shape_a and not shape_b
 
-    def _finish(self, exact, ints_fn, float_values, single):
-        """Re-derive every channel: exact rows from their integers, the rest from float values."""
-        out = _encode_float_results(float_values)
-        if exact.any():
-            ints = ints_fn(exact)
-            out[exact] = _encode_ints(ints)
+    def _finish(self, exact_results: dict, float_values, single):
+        """Re-derive every channel: exact rows from their exact values, the rest from float values."""
+        rows = sorted(i for i, v in exact_results.items() if v is not None)
+        if rows:
+            exact_vals = np.array([float(exact_results[i]) for i in rows])
+            float_values = np.array(float_values, dtype=np.float64)
+            float_values[rows] = exact_vals  # the float value of an exact result is its own rounding
+        out = np.array(_encode_float_results(float_values))
+        if rows:
+            out[rows] = _encode_exact_values([exact_results[i] for i in rows])
         return out[0] if single else out
 
+    @staticmethod
+    def _split_exact(A, B):
+        """(integer rows, rational rows): both inputs exact; integer rows have two integer inputs."""
+        both = _exact_rows(A) & _exact_rows(B)
+        ints = both & (A[:, L.INTEGRAL] == 1.0) & (B[:, L.INTEGRAL] == 1.0)
+        return ints, both & ~ints
+
+    @staticmethod
+    def _fraction_results(A, B, rows, op) -> dict:
+        """row -> exact result of op on the decoded exact inputs (None where an input will not decode)."""
+        if not rows.any():
+            return {}
+        idx = np.flatnonzero(rows)
+        xa, xb = _exact_values(A[idx]), _exact_values(B[idx])
+        out = {}
+        for i, x, y in zip(idx, xa, xb):
+            if x is None or y is None:
+                continue
+            r = op(Fraction(x), Fraction(y))
+            out[int(i)] = r.numerator if r.denominator == 1 else r
+        return out
+
     def add(self, a, b) -> np.ndarray:
-        """a + b: linear channel for the float value, residue channel (mod 1) for the exact integer.
+        """a + b: linear channel for the float value, residue channel (mod 1) for the exact value.
 
         >>> enc = NumberEncoder()
         >>> enc.decode_int(enc.add(enc.encode(10**40), enc.encode(1)))
@@ -391,14 +775,14 @@ class NumberEncoder:
     def _additive(self, a, b, sign: int) -> np.ndarray:
         A, B, single = self._binary(a, b)
         values = (A[:, L.LINEAR] + sign * B[:, L.LINEAR]) * L.LINEAR_SCALE
-        # Both inputs within 1e75 => abs(result) <= 2e75 < M/2, so the CRT decode is the true integer.
-        exact = _exact_rows(A) & _exact_rows(B)
-
-        def ints(rows):
-            frac = (A[rows][:, L.RESIDUE] + sign * B[rows][:, L.RESIDUE]) % 1.0  # vector algebra, mod 1
-            return crt_decode(np.rint(frac * PRIME_ARRAY).astype(np.int64) % PRIME_ARRAY)
-
-        return self._finish(exact, ints, values, single)
+        int_rows, rat_rows = self._split_exact(A, B)
+        results = self._fraction_results(A, B, rat_rows, (lambda x, y: x + y) if sign > 0 else (lambda x, y: x - y))
+        if int_rows.any():
+            # Both inputs within 1e75 => abs(result) <= 2e75 < M/2, so the CRT decode is the true integer.
+            frac = (A[int_rows][:, L.RESIDUE] + sign * B[int_rows][:, L.RESIDUE]) % 1.0  # vector algebra, mod 1
+            ints = crt_decode(np.rint(frac * PRIME_ARRAY).astype(np.int64) % PRIME_ARRAY)
+            results.update(zip(np.flatnonzero(int_rows).tolist(), ints))
+        return self._finish(results, values, single)
 
     def mul(self, a, b) -> np.ndarray:
         """a * b: log channel for the float value, discrete-log channel (mod 1) for the exact integer.
@@ -414,43 +798,45 @@ class NumberEncoder:
         with np.errstate(over="ignore"):
             values = np.where(zero, 0.0, sign * np.exp(log_sum[:, 0]))
         est_log10 = np.where(zero, 0.0, log_sum[:, 0] / _LN10)
-        exact = _exact_rows(A) & _exact_rows(B) & (est_log10 < _EXACT_LOG10_GUARD)
+        int_rows, rat_rows = self._split_exact(A, B)
+        int_rows &= est_log10 < _EXACT_LOG10_GUARD
+        results = self._fraction_results(A, B, rat_rows, lambda x, y: x * y)
+        exact_any = int_rows | np.isin(np.arange(len(values)), list(results))
         # Products past float64 range can only be held by the exact channel, and only within capacity.
-        overflow = ~np.isfinite(values) & ~exact
-        if overflow.any():
+        if (~np.isfinite(values) & ~exact_any).any():
             raise ValueError("product exceeds the float64 range of FluxEM's float channels (about 1.8e308)")
         values = np.where(np.isfinite(values), values, 0.0)
-
-        def ints(rows):
+        if int_rows.any():
             exp_table, _, bases = tables()
-            dlog = (A[rows][:, L.DLOG] + B[rows][:, L.DLOG]) % 1.0  # vector algebra, mod 1
+            dlog = (A[int_rows][:, L.DLOG] + B[int_rows][:, L.DLOG]) % 1.0  # vector algebra, mod 1
             k = np.rint(dlog * (PRIME_ARRAY - 1)).astype(np.int64) % (PRIME_ARRAY - 1)
             residues = exp_table[bases[None, :] + k]
-            divisible = (A[rows][:, L.DZERO] + B[rows][:, L.DZERO]) > 0.5
-            return crt_decode(np.where(divisible, 0, residues))
-
-        # Rows whose product lands past EXACT_LIMIT are re-encoded as not exact by _encode_ints.
-        return self._finish(exact, ints, values, single)
+            divisible = (A[int_rows][:, L.DZERO] + B[int_rows][:, L.DZERO]) > 0.5
+            results.update(zip(np.flatnonzero(int_rows).tolist(), crt_decode(np.where(divisible, 0, residues))))
+        # Rows whose product lands past EXACT_LIMIT are re-encoded as not exact.
+        return self._finish(results, values, single)
 
     def div(self, a, b) -> np.ndarray:
-        """a / b. Exact when both are exact integers and b divides a; otherwise a float result.
+        """a / b. Exact when both are exact (an int when b divides a, else a Fraction within capacity).
 
         >>> enc = NumberEncoder()
         >>> enc.decode_int(enc.div(enc.encode(10**40), enc.encode(-(10**20))))
         -100000000000000000000
-        >>> enc.decode(enc.div(enc.encode(1), enc.encode(4)))
-        0.25
+        >>> enc.decode_exact(enc.div(enc.encode(7), enc.encode(2))), enc.decode(enc.div(enc.encode(1), enc.encode(4.0)))
+        (Fraction(7, 2), 0.25)
         """
         A, B, single = self._binary(a, b)
         if np.any(B[:, L.LOG_ZERO] > 0.5):
             raise ZeroDivisionError("FluxEM div: division by a zero embedding")
         values = A[:, L.LINEAR] / B[:, L.LINEAR]
-        both = _exact_rows(A) & _exact_rows(B)
-        quotients = {}  # row -> exact integer quotient, where b divides a
-        if both.any():
-            rows = np.flatnonzero(both)
-            num, den = crt_decode(_residues_of(A[rows])), crt_decode(_residues_of(B[rows]))
-            quotients = {int(i): n // d for i, n, d in zip(rows, num, den) if n % d == 0}
-        exact = np.zeros(len(values), dtype=bool)
-        exact[list(quotients)] = True
-        return self._finish(exact, lambda rows: [quotients[int(i)] for i in np.flatnonzero(rows)], values, single)
+        int_rows, rat_rows = self._split_exact(A, B)
+        results = self._fraction_results(A, B, int_rows | rat_rows, lambda x, y: x / y)
+        return self._finish(results, values, single)
+
+
+def _check_out(out, shape: tuple) -> None:
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape + (L.EMBED_DIM,):
+        got = f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"out must be a float64 array of shape {shape + (L.EMBED_DIM,)}, got {got}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writable float64 array")
