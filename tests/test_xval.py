@@ -18,6 +18,7 @@ import generate_data  # noqa: E402
 import train_xval  # noqa: E402
 from fxlab import xval  # noqa: E402
 from fxlab.config import REPO_ROOT, config_from_dict  # noqa: E402
+from fxlab.hybrid import tokenize  # noqa: E402
 from fxlab.data import arithmetic_record, read_jsonl, write_jsonl  # noqa: E402
 from fxlab.loop import load_checkpoint, train  # noqa: E402
 from fxlab.metrics import rel_error  # noqa: E402
@@ -185,3 +186,33 @@ def test_eval_includes_xval_by_default_only_when_it_is_trained(tiny_run, tmp_pat
     assert eval_script.default_models(parse(base)) == ["token_only", "xval", "hybrid"]
     elsewhere = base[:-1] + [f"paths.results_dir={tmp_path / 'results'}"]  # no xval checkpoint there
     assert eval_script.default_models(parse(elsewhere)) == ["token_only", "hybrid"]
+
+
+# ---------------------------------------------------------------- the hybrid's slot_features ablation
+
+
+def test_hybrid_hidden_slot_features_carry_the_type_but_not_the_value(tmp_path):
+    """model.slot_features: hidden zeroes the FluxEM features fed to the network: slot embeddings, and so
+    the whole encoding and the predicted roles, are the same for any values in the same places."""
+    texts = ["3 + 4 * 5", "77 + 12 * 90", "0 + 99999 * 1"]  # same characters between the numbers
+    hidden = build_model("hybrid", make_cfg(tmp_path, slot_features="hidden")).eval()
+    batch = hidden._batch([tokenize(t) for t in texts])
+    h = hidden.encode(batch)
+    # equal up to float rounding of batched kernels (a value leak would differ by ~1e-1, as below)
+    torch.testing.assert_close(h[1], h[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(h[2], h[0], rtol=0, atol=1e-5)
+    assert hidden.predict_roles(texts[:1]) * 3 == hidden.predict_roles(texts)
+    # the type still reaches the network: a quantity slot embeds differently from a number slot
+    q = hidden._batch([tokenize("3 m + 4 m"), tokenize("3 + 4 + 5")])
+    assert (hidden.encode(q)[0, 1] - hidden.encode(q)[1, 1]).abs().max() > 1e-2
+    # the default shows the values: the same texts encode differently (same seed, same weights)
+    shown = build_model("hybrid", make_cfg(tmp_path)).eval()
+    assert shown.slot_features == "fluxem"
+    h_shown = shown.encode(batch)
+    assert (h_shown[1] - h_shown[0]).abs().max() > 1e-2
+
+
+def test_hybrid_slot_features_is_checked(tmp_path):
+    from fxlab import UserError
+    with pytest.raises(UserError, match="model.slot_features.*fluxem, hidden"):
+        make_cfg(tmp_path, slot_features="none")

@@ -34,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TASKS = ("arithmetic", "units", "mathds")
 DEVICES = ("auto", "cpu", "cuda")
 READOUTS = ("algebraic", "regression")
+SLOT_FEATURES = ("fluxem", "hidden")  # hybrid: what a span slot shows the network (see hybrid.py)
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ARITHMETIC_OPS = ("+", "-", "*")
 # mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
@@ -88,6 +89,7 @@ class ModelConfig:
     max_seq_len: int = 128  # token model: BOS + question + SEP + answer + EOS must fit
     readout: str = "algebraic"  # hybrid only: "algebraic" | "regression"
     attn_window: int = 8  # hybrid only: local attention window
+    slot_features: str = "fluxem"  # hybrid only: "fluxem" | "hidden" (ablation: slots carry the type, not the value)
     answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
 
 
@@ -349,6 +351,8 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     need(m.max_seq_len >= 8, "model.max_seq_len", "must be >= 8")
     need(m.readout in READOUTS, "model.readout", f"must be one of {', '.join(READOUTS)}")
     need(m.attn_window >= 1, "model.attn_window", "must be >= 1")
+    need(m.slot_features in SLOT_FEATURES, "model.slot_features",
+         f"must be one of {', '.join(SLOT_FEATURES)}, got {m.slot_features!r}")
     need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
          f"got {m.answer_order!r}")
     for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):

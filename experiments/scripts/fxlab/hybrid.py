@@ -116,6 +116,7 @@ class HybridModel(nn.Module):
         if mc.hidden_dim % mc.num_heads:
             raise ValueError(f"model.hidden_dim {mc.hidden_dim} is not divisible by model.num_heads {mc.num_heads}")
         self.task, self.readout_kind = task, mc.readout
+        self.slot_features = mc.slot_features  # "hidden": the ablation of model.slot_features (see encode)
         self.char_embedding = nn.Embedding(VOCAB_SIZE, mc.hidden_dim)
         self.slot_embedding = FluxEMEmbedding(mc.hidden_dim)
         self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
@@ -125,6 +126,8 @@ class HybridModel(nn.Module):
     def encode(self, batch: dict) -> torch.Tensor:
         ids, types, vectors = batch["ids"], batch["types"], batch["vectors"]  # (B, T), (B, T), (B, T, 128)
         is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
+        if self.slot_features == "hidden":  # ablation: the network sees each slot's type, not its value;
+            vectors = torch.zeros_like(vectors)  # the executor still computes with the real FluxEM vectors
         x = torch.where(is_slot, self.slot_embedding(vectors, types), self.char_embedding(ids))  # (B, T, C)
         for block in self.blocks:
             x = block(x, batch["pad"])
