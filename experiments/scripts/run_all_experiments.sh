@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the whole pipeline for one config: data -> token-only baseline -> hybrid -> evaluation.
+# Run the whole pipeline for one config: data -> token-only baseline -> xVal baseline -> hybrid -> evaluation.
 #
 #   bash experiments/scripts/run_all_experiments.sh experiments/configs/arithmetic_small.yaml
 #   PYTHON=.venv/bin/python bash experiments/scripts/run_all_experiments.sh experiments/configs/arithmetic_tiny.yaml
@@ -25,6 +25,7 @@ step() {
 
 step "$HERE/generate_data.py" --config "$CONFIG" "$@"
 step "$HERE/train_token_only.py" --config "$CONFIG" "$@"
+step "$HERE/train_xval.py" --config "$CONFIG" "$@"
 step "$HERE/train_hybrid.py" --config "$CONFIG" "$@"
 step "$HERE/eval.py" --config "$CONFIG" "$@"
 
