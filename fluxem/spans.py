@@ -88,14 +88,17 @@ MAX_UNIT_ATOMS = 6
 MAX_UNIT_CHARS = 40  # longest unit spelling considered
 
 SIGNS = "-+\u2212"
-CURRENCY = "$€£¥₹₩₽¢"
+CURRENCY = "$€£¥₹₩₽"
 NEVER_UNITS = frozenset(
     "a an am as at be by das do go he hi if is it me my no of on or pm so to up us we AM PM "
-    "per percent pct % ‰ ' \" st nd rd th x X e E".split()
+    "per pct ‰ ' \" st nd rd th x X e E".split()
 )
 # Two capitals that read as an abbreviation ("5 TV", "5 PT", "5 PC") are rarely exa/peta/tera/giga/mega units
 # ("TV" would be the teravolt): only these common ones are kept.
 KEPT_CAPITAL_PAIRS = frozenset("MW GW TW PW MJ GJ TJ PJ EJ MV GV".split())
+# Currency signs before a number give its ISO 4217 code as the span's unit.
+_CURRENCY_CODES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB"}
+_HYPHEN_IN_NAME = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
 _NOT_BEFORE_UNARY = ")]}%°!_"  # characters that end an operand, so a sign after them is binary
 _GAP = " \u00a0\u2009\u202f"  # one of these may separate a number from its unit
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
@@ -110,23 +113,23 @@ _NUM_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]")
 _ANY_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]|(?<!\w)(?:[Ii][Nn](?:[Tt][Oo])?|[Tt][Oo])[ \u00a0]")
 _NUMERAL = re.compile(
     r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}(?![0-9]))+|[0-9]+)?(?P<frac>\.[0-9]+)?"
-    r"(?P<exp>[eE][-+\u2212]?[0-9]{1,4}(?![0-9]))?"
+    r"(?P<exp>[eE][-+\u2212]?[0-9]+)?"
 )
 _CHAIN = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _FRACTION = re.compile(r"[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _MIXED = re.compile(r"[ \u00a0](?P<num>[0-9]{1,9})[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _POW10 = re.compile(
     r"[ \u00a0]?(?P<op>[×xX*·⋅])[ \u00a0]?10"
-    r"(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]{1,4})\)|(?P<b>[-+\u2212]?[0-9]{1,4}))"  # 10^-3, 10**3, 10^(-3)
-    r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,4})"  # 10⁻³
-    r"|(?P<d>[-\u2212][0-9]{1,4}))"  # 10−34, accepted after × · ⋅ only
-    r"(?![0-9⁰¹²³⁴⁵⁶⁷⁸⁹])"
+    r"(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]+)\)|(?P<b>[-+\u2212]?[0-9]+))"  # 10^-3, 10**3, 10^(-3)
+    r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"  # 10⁻³
+    r"|(?P<d>[-\u2212][0-9]+))"  # 10−34, accepted after × · ⋅ only
 )
 _SCALE = re.compile(r"(?P<gap>[ \u00a0]?)(?P<word>[A-Za-z]{1,8})(?!\w)")
 _ORDINAL = re.compile(r"(?:st|nd|rd|th)(?!\w)")
 _EXPONENT = re.compile(
     r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
 )
+_FUEL = re.compile(r"[Ll]/100[ \u00a0]?km(?!\w)")
 _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
 
 
@@ -199,16 +202,32 @@ def _sign_is_unary(t: str, p: int) -> bool:
     return c.isspace() or not (c.isalnum() or c in _NOT_BEFORE_UNARY)
 
 
-def _finish(value: int | float | Fraction, scaled: bool) -> int | float | None:
-    """The reported value: int for integer literals and integral scaled values, float otherwise."""
+def _finish(exact: int | Fraction, as_int: bool) -> tuple[int | float, int | Fraction] | None:
+    """(value, exact) as reported: both int for integer literals and integral scaled values; otherwise a
+    float value and a Fraction exact. None when the float is not finite (no span, never a wrong one)."""
+    if isinstance(exact, int):
+        return exact, exact
+    if as_int and exact.denominator == 1:
+        return exact.numerator, exact.numerator
     try:
-        if isinstance(value, Fraction):
-            value = int(value) if scaled and value.denominator == 1 else float(value)
+        return float(exact), exact
     except OverflowError:
         return None
-    if isinstance(value, float) and not math.isfinite(value):
+
+
+def _scientific(mantissa: str, exponent: str) -> Fraction | None:
+    """The exact value of mantissa x 10^exponent (exponent in ASCII, signed), or None where its float
+    overflows or underflows to zero: "1e99999" and "5e-400" are refused, never read as inf, 0.0 or 1."""
+    number = float(f"{mantissa}e{exponent}")  # linear in the digits, however long the exponent
+    if number == 0.0:
+        return None if mantissa.strip("0.") else Fraction(0)
+    if not math.isfinite(number):
         return None
-    return value
+    # A finite non-zero float bounds |exponent| by ~330 plus the mantissa's length (<= MAX_NUMERAL_CHARS),
+    # so the power below is small; the strip drops leading zeros that int() would count against its limit.
+    digits = exponent.lstrip("+-").lstrip("0") or "0"
+    power = -int(digits) if exponent[0] == "-" else int(digits)
+    return Fraction(mantissa) * Fraction(10) ** power
 
 
 # ----------------------------------------------------------------------------- scanner
@@ -235,16 +254,15 @@ class _Scanner:
             if self.seen_quantity:
                 anchor = _ANY_ANCHOR
 
-    def _emit(self, start: int, end: int, kind: str, value, unit: str | None) -> None:
-        self.spans.append(Span(start, end, self.t[start:end], kind, value, unit))
+    def _emit(self, start: int, end: int, kind: str, value, unit: str | None, exact=None) -> None:
+        self.spans.append(Span(start, end, self.t[start:end], kind, value, unit, exact))
         if kind == "quantity":
             self.seen_quantity = True
 
     def _bare_unit(self, j: int) -> int:
-        end = self._read_unit(j) if j < self.n else -1
+        end, unit = self._read_unit(j) if j < self.n else (-1, None)
         if end < 0:
             return j
-        unit = self.t[j:end]
         self._emit(j, end, "unit", None, unit)
         return end
 
@@ -255,31 +273,43 @@ class _Scanner:
         read = self._numeral(i, floor)
         if isinstance(read, int):
             return read
-        k, end, value, plain, mantissa = read
+        k, end, exact, plain, mantissa = read
+        if exact is None:  # "1e99999", "5e-400": no span, and the cursor is past all of its digits
+            return end
         if self._is_exponent(k):
             return end
         start, negative, currency = self._lookback(k, floor)
+        scientific = mantissa is None and plain is None and self.t[k] not in _VULGAR  # "6.02e23"
         fraction = self._fraction(k, end, plain) if plain is not None else None
         if fraction:
-            end, value = fraction
+            end, exact = fraction
         elif mantissa:
-            end, value = self._power_of_ten(end, mantissa, value)
-        end, scaled, value = self._scale(end, value, currency)
-        value = _finish(-value if negative else value, scaled)
-        if value is None:
+            power_end, exact = self._power_of_ten(end, mantissa, exact)
+            if exact is None:
+                return power_end
+            scientific, end = power_end > end, power_end
+        end, scaled, exact = self._scale(end, exact, currency)
+        # An integer literal stays int; a scale word keeps an integral value int ("$2.1bn"), except on
+        # scientific notation, which is float-valued as written ("6.02e23 million").
+        finished = _finish(-exact if negative else exact, scaled and not scientific)
+        if finished is None:
+            return end
+        value, exact = finished
+        if currency:
+            self._emit(start, end, "number", value, _CURRENCY_CODES[currency], exact)
             return end
         bare_integer = plain is not None and not fraction and not scaled
-        unit_end, unit_start = -1, end
-        if not currency and not (bare_integer and self._no_unit_suffix(end, plain)):
-            unit_end, unit_start = self._unit_after(end)
+        unit_end, unit = -1, None
+        if not (bare_integer and self._no_unit_suffix(end, plain)):
+            unit_end, unit = self._unit_after(end)
         if unit_end < 0:
-            self._emit(start, end, "number", value, None)
+            self._emit(start, end, "number", value, None, exact)
             return end
-        self._emit(start, unit_end, "quantity", value, self.t[unit_start:unit_end])
+        self._emit(start, unit_end, "quantity", value, unit, exact)
         return unit_end
 
     def _numeral(self, i: int, floor: int):
-        """The literal at t[i], or at a leading dot just before it: (k, end, value, plain digits, mantissa).
+        """The literal at t[i], or at a leading dot just before it: (k, end, exact value, plain digits, mantissa).
         Returns the new cursor instead when the literal gets no span of its own (dotted chain, over-long)."""
         t = self.t
         if t[i] in _VULGAR:
@@ -308,13 +338,14 @@ class _Scanner:
         last = self.spans[-1] if self.spans else None
         return last is None or last.kind != "number" or last.end != caret
 
-    def _power_of_ten(self, end: int, mantissa: str, value):
-        """Apply "×10^n" (and its spellings) after the mantissa: (new end, new value)."""
+    def _power_of_ten(self, end: int, mantissa: str, exact):
+        """Apply "×10^n" (and its spellings) after the mantissa: (new end, new exact value or None when
+        the result is not a finite non-zero float; then the whole literal gets no span)."""
         m = _POW10.match(self.t, end)
         if m is None or (m["d"] is not None and m["op"] not in "×·⋅"):
-            return end, value
+            return end, exact
         exponent = next(g for g in (m["a"], m["b"], m["c"], m["d"]) if g is not None)
-        return m.end(), float(f"{mantissa}e{exponent.translate(_TO_ASCII)}")
+        return m.end(), _scientific(mantissa, exponent.translate(_TO_ASCII))
 
     def _chain(self, k: int) -> int:
         """A dotted chain such as "25.12.2024" or "192.168.0.1": one int span per group."""
@@ -322,17 +353,18 @@ class _Scanner:
         pos = k
         for part in m.group().split("."):
             if len(part) <= MAX_NUMERAL_CHARS:
-                self._emit(pos, pos + len(part), "number", int(part), None)
+                self._emit(pos, pos + len(part), "number", int(part), None, int(part))
             pos += len(part) + 1
         return m.end()
 
-    def _lookback(self, k: int, floor: int) -> tuple[int, bool, bool]:
-        """Extend the numeral at k back over a unary sign and a currency sign: (start, negative, currency)."""
-        t, start, negative, signed, currency = self.t, k, False, False, False
+    def _lookback(self, k: int, floor: int) -> tuple[int, bool, str]:
+        """Extend the numeral at k back over a unary sign and a currency sign: (start, negative, currency
+        sign or "")."""
+        t, start, negative, signed, currency = self.t, k, False, False, ""
         if start - 1 >= floor and t[start - 1] in SIGNS and _sign_is_unary(t, start - 1):
             start, negative, signed = start - 1, t[start - 1] != "+", True
         if start - 1 >= floor and t[start - 1] in CURRENCY:
-            start, currency = start - 1, True
+            start, currency = start - 1, t[start - 1]
             if not signed and start - 1 >= floor and t[start - 1] in SIGNS and _sign_is_unary(t, start - 1):
                 start, negative = start - 1, t[start - 1] != "+"
         return start, negative, currency
@@ -344,7 +376,9 @@ class _Scanner:
             return None  # too long, or the tail of a date such as 12/25/2024
         whole = int(plain)
         m = _FRACTION.match(t, end)
-        if m and whole < int(m["den"]):
+        # Between numbers "/" is division ("2 + 21/45" is 21 and 45): "3/4" is one value only with the
+        # fraction slash, or when a word or unit follows ("3/4 cup", "1/2 of", "3/4-inch").
+        if m and whole < int(m["den"]) and (t[end] == "⁄" or self._word_at(m.end())):
             return m.end(), Fraction(whole, int(m["den"]))
         m = _MIXED.match(t, end)
         if m and int(m["num"]) < int(m["den"]):
@@ -354,20 +388,25 @@ class _Scanner:
             return j + 1, whole + _VULGAR[t[j]]
         return None
 
-    def _scale(self, end: int, value, currency: bool) -> tuple[int, bool, int | float | Fraction]:
-        """Apply a scale word or suffix after the number: (new end, scaled?, new value)."""
+    def _word_at(self, p: int) -> bool:
+        """Does a word start at p, or after one space or hyphen there?"""
+        t, n = self.t, self.n
+        if p < n and (t[p] in _GAP or t[p] == "-"):
+            p += 1
+        return p < n and t[p].isalpha()
+
+    def _scale(self, end: int, exact, currency: str) -> tuple[int, bool, int | Fraction]:
+        """Apply a scale word or suffix after the number: (new end, scaled?, new exact value)."""
         m = _SCALE.match(self.t, end)
         if m is None:
-            return end, False, value
+            return end, False, exact
         word, attached = m["word"], not m["gap"]
         power = _SCALE_WORDS.get(word.lower()) or _SCALE_ABBREVIATIONS.get(word)
         if power is None and attached and (word == "k" or currency):
             power = _SCALE_AFTER_CURRENCY.get(word)
         if power is None:
-            return end, False, value
-        if isinstance(value, float):
-            return m.end(), True, value * 10.0**power
-        return m.end(), True, Fraction(value) * 10**power
+            return end, False, exact
+        return m.end(), True, Fraction(exact) * 10**power
 
     def _no_unit_suffix(self, end: int, plain: str) -> bool:
         """Ordinals ("3rd") and decades ("1990s") are numbers whose letters are not units."""
@@ -379,16 +418,21 @@ class _Scanner:
 
     # ------------------------------------------------------------------------- units
 
-    def _unit_after(self, end: int) -> tuple[int, int]:
-        """The unit right after a number ending at `end`: (unit end or -1, unit start)."""
+    def _unit_after(self, end: int) -> tuple[int, str | None]:
+        """The unit right after a number ending at `end`: (unit end or -1, unit)."""
         t, j = self.t, end
         if j < self.n and (t[j] in _GAP or t[j] == "-"):
             j += 1
-        return (self._read_unit(j) if j < self.n else -1), j
+        return self._read_unit(j) if j < self.n else (-1, None)
 
-    def _read_unit(self, j: int) -> int:
-        """End of the longest valid (compound) unit starting at j, or -1."""
+    def _read_unit(self, j: int) -> tuple[int, str | None]:
+        """(End, unit) of the longest valid (compound) unit starting at j, or (-1, None). The unit is the
+        text as written, or with hyphens inside a name read as spaces ("square-foot" -> "square foot")."""
         t, n = self.t, self.n
+        if t[j] in "Ll":  # fuel consumption, the one unit with a number inside: "6.5 L/100km"
+            m = _FUEL.match(t, j)
+            if m and _is_unit(m.group()):
+                return m.end(), m.group()
         ends: list[int] = []
         atoms, e = 0, (self._read_term(j) if t[j] != "(" else -1)  # parentheses only after an operator
         while e > 0:
@@ -399,9 +443,14 @@ class _Scanner:
                 break
             e = self._read_term(e + 1)
         for end in reversed(ends):
-            if _is_unit(t[j:end]):
-                return end
-        return -1
+            unit = t[j:end]
+            if _is_unit(unit):
+                return end, unit
+            if "-" in unit:
+                unit = _HYPHEN_IN_NAME.sub(" ", unit)
+                if _is_unit(unit):
+                    return end, unit
+        return -1, None
 
     def _read_term(self, j: int) -> int:
         """An atom with an optional exponent, or "(" atoms joined by * · ⋅ / ")" : its end or -1."""
@@ -426,7 +475,7 @@ class _Scanner:
         for length in self.lengths.get(t[j], ()):
             e = j + length
             spelling = t[j:e] if e <= n else ""
-            if spelling not in self.spellings:
+            if spelling not in self.spellings and not ("-" in spelling and spelling.replace("-", " ") in self.spellings):
                 continue
             if e < n and _is_word_char(t[e]) and t[e] not in _SUPERSCRIPTS:
                 continue
@@ -447,12 +496,13 @@ def _is_chain(m: re.Match, t: str, end: int) -> bool:
     return t.startswith(".", end) and end + 1 < len(t) and _is_ascii_digit(t[end + 1])
 
 
-def _literal_value(m: re.Match) -> tuple[int | Fraction | float, str | None, str | None]:
-    """(value, the digits if it is a plain integer, the mantissa text if a power of ten may follow)."""
+def _literal_value(m: re.Match) -> tuple[int | Fraction | None, str | None, str | None]:
+    """(exact value or None if not a finite non-zero float, the digits if it is a plain integer, the
+    mantissa text if a power of ten may follow)."""
     integer = (m["int"] or "").replace(",", "")
-    mantissa = integer + (m["frac"] or "")
     if m["exp"]:
-        return float(mantissa + m["exp"].translate(_TO_ASCII)), None, None
+        return _scientific(integer + (m["frac"] or ""), m["exp"][1:].translate(_TO_ASCII)), None, None
     if m["frac"]:
-        return Fraction(mantissa), None, mantissa
-    return int(integer), (integer if "," not in m["int"] else None), mantissa
+        decimals = m["frac"][1:]
+        return Fraction(int(integer + decimals), 10 ** len(decimals)), None, integer + m["frac"]
+    return int(integer), (integer if "," not in m["int"] else None), integer
