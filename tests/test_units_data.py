@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from fluxem import detect_spans, parse_unit, parse_value
+from fluxem import detect_spans, format_value, parse_unit, parse_value
 from fxlab import UserError
 from fxlab.config import config_from_dict, load_config
 from fxlab.data import jsonl_bytes
@@ -126,6 +127,59 @@ def test_magnitudes_and_signs():
                 if value < 0:
                     assert parse_unit(unit).is_offset and parse_unit(unit).to_si(value) > 0, r
     assert any(v < 0 for r in all_records() for v in r["values"])  # -40 degC style items exist
+
+
+@pytest.mark.parametrize(
+    "ood, message",
+    [([0.1, 10], "overlaps"), ([0.001, 0.02], "overlaps"), ([1000, 1e6], "overlaps"),
+     ([1e300, 1e308], "within"), ([1e6, 1e101], "within"), ([1e-120, 1e-110], "within"),
+     ([10, 1], "0 < lo < hi"), (["a", 5], "int or float"), ([1e6], "0 < lo < hi")],
+)  # fmt: skip
+def test_bad_ood_magnitude_ranges_are_one_line_user_errors(ood, message):
+    with pytest.raises(UserError, match=message) as info:
+        generate_units(units_config(ood_magnitude_range=ood, train_size=5, val_size=2, test_size=2))
+    assert "\n" not in str(info.value) and "ood_magnitude_range" in str(info.value)
+
+
+def test_ood_ranges_below_id_and_at_the_bounds_are_accepted():
+    for ood in ([1e-6, 1e-3], [1e90, 1e100]):
+        data = generate_units(units_config(ood_magnitude_range=ood, train_size=5, val_size=2, test_size=20))
+        assert len(data["test_ood_magnitude"]) == 20
+    with pytest.raises(UserError, match="id_magnitude_range.*within"):
+        generate_units(units_config(id_magnitude_range=[1e-200, 1]))
+
+
+def test_generate_data_script_exits_2_on_overlapping_ranges(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(root / "experiments/scripts/generate_data.py"), "--config",
+           str(CONFIGS / "units_tiny.yaml"), "--set", f"paths.data_dir={tmp_path / 'd'}",
+           "--set", "data.ood_magnitude_range=[1e300, 1e308]"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "ood_magnitude_range" in proc.stderr
+
+
+def test_targets_round_the_exact_value_of_the_shown_text():
+    assert convert_target(0.391325, "in", "mm") == "9.93966 mm"  # 9.939655 exactly: a six-digit tie
+    assert convert_target(32.0, "degF", "degC") == "0 degC"
+    assert convert_target(0.0, "degC", "degF") == "32 degF"
+    assert convert_target(98.6, "degF", "degC") == "37 degC"
+    # 2.00011 * 0.5 = 1.000055 exactly, a tie (half to even: up); the float product lies below it
+    assert float(Fraction("2.00011") * Fraction("0.5")) < Fraction("1.000055")
+    assert combine_target(2.00011, "m", "*", 0.5, "s") == "1.00006 m*s"
+
+
+def test_every_target_is_the_rounded_exact_answer():
+    from fluxem.units import convert_exact
+
+    for r in all_records():
+        if r["kind"] == "convert":
+            value = Fraction(r["text"].split()[1])  # the decimal as the text shows it
+            exact = convert_exact(value, r["units"][0], r["units"][1])
+            assert r["target"] == f"{format_value(exact)} {r['units'][1]}"
 
 
 # ----------------------------------------------------------------------------- spans and roles

@@ -15,8 +15,13 @@ those spans, so every record is what the hybrid model will see.
 
 Values. A magnitude is log-uniform in `data.id_magnitude_range` (`data.ood_magnitude_range` for
 test_ood_magnitude) and written with `fluxem.format_value` (six significant digits). The target is
-computed from the value the text shows, `parse_value(format_value(x))`, with the registry's exact
-`Fraction` factors, rounded to a float once and formatted with `format_value`. A convert target keeps
+computed exactly from the decimal the text shows (`Fraction(format_value(x))`, so "0.391325" is
+391325/10^6, not the nearest float) with the registry's exact `Fraction` factors and offsets, and
+`format_value` rounds that true value to six digits, ties to even ("convert 0.391325 in to mm" ->
+"9.93966 mm", as 9.939655 is exactly a tie). The hybrid's executor gets the same answer from the spans'
+exact values with `fluxem.units.convert_exact`. The two ranges must not overlap (the OOD split would
+hold in-distribution values) and must lie within [MIN_MAGNITUDE, MAX_MAGNITUDE] = [1e-100, 1e100], so
+that every value, conversion and product stays far inside the float range. A convert target keeps
 the target unit as written in the text; a combine target is in `canonical_si_unit` of the result's
 dimensions ("5 m/s * 3 s" -> "15 m"). Values are positive, except that a degC / degF value is negated
 with probability 0.3 when the negated temperature is still above absolute zero ("convert -40 degC to
@@ -50,7 +55,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from fluxem import detect_spans, format_value, parse_unit, parse_value
-from fluxem.units import KINDS, Unit, canonical_si_unit, convert
+from fluxem.units import KINDS, canonical_si_unit, convert_exact, to_si_exact
 from fxlab import UserError
 from fxlab.config import Config
 
@@ -75,6 +80,9 @@ HELD_OUT_PAIR_FRACTION = 0.15
 CONVERT_ONLY = frozenset({"in"})
 NEGATIVE_TEMPERATURE_P = 0.3
 MAX_DRAWS = 1000  # attempts to draw one unseen text before declaring the space exhausted
+# Magnitude ranges must lie inside these bounds: a product of two values times unit factors (up to
+# ~1e5 apart here) then stays within about 1e-215..1e215, far from the float limits (1e308, 2e-308).
+MIN_MAGNITUDE, MAX_MAGNITUDE = 1e-100, 1e100
 
 EXPECTED_SPANS = {  # kind -> span kinds that detect_spans must find, in order
     "convert": ("quantity", "unit"),
@@ -166,12 +174,6 @@ def held_out(cfg: Config) -> HeldOut:
 # ----------------------------------------------------------------------------- values and targets
 
 
-def exact_factor(unit: Unit) -> Fraction:
-    """The registry's exact SI factor of a unit (Unit keeps it beside the rounded float)."""
-    exact = getattr(unit, "_exact", None)
-    return exact[0] if exact is not None else Fraction(unit.factor)
-
-
 def draw_value(rng: random.Random, magnitude_range, unit: str) -> float:
     """A log-uniform magnitude as the text will show it (six significant digits), maybe negative for degC/degF."""
     lo, hi = magnitude_range
@@ -182,17 +184,28 @@ def draw_value(rng: random.Random, magnitude_range, unit: str) -> float:
     return x
 
 
-def convert_target(value: float, u1: str, u2: str) -> str:
-    """`convert` rounds the exact result once; the target keeps u2 as written.
+def shown(value) -> Fraction:
+    """The exact decimal the text shows for a value: format_value's six digits, as a Fraction.
 
-    >>> convert_target(100.0, "degC", "degF")
-    '212 degF'
+    >>> shown(0.391325), shown(1234567.0)
+    (Fraction(78265, 200000), Fraction(1234570, 1))
     """
-    return f"{format_value(convert(value, u1, u2))} {u2}"
+    return Fraction(format_value(value))
+
+
+def convert_target(value: float, u1: str, u2: str) -> str:
+    """The exact conversion of the shown value, rounded once by format_value; the target keeps u2 as written.
+
+    >>> convert_target(100.0, "degC", "degF"), convert_target(32.0, "degF", "degC")
+    ('212 degF', '0 degC')
+    >>> convert_target(0.391325, "in", "mm")  # 9.939655 exactly: a tie, rounded half to even
+    '9.93966 mm'
+    """
+    return f"{format_value(convert_exact(shown(value), u1, u2))} {u2}"
 
 
 def combine_target(v1: float, u1: str, op: str, v2: float, u2: str) -> str:
-    """Product or quotient in the canonical SI unit of its dimensions, from exact factors.
+    """Product or quotient of the shown values in the canonical SI unit of its dimensions, exactly.
 
     >>> combine_target(12.0, "m", "/", 3.0, "s"), combine_target(5.0, "m/s", "*", 3.0, "s")
     ('4 m/s', '15 m')
@@ -200,13 +213,13 @@ def combine_target(v1: float, u1: str, op: str, v2: float, u2: str) -> str:
     a, b = parse_unit(u1), parse_unit(u2)
     if a.is_offset or b.is_offset:
         raise ValueError(f"combine cannot use offset units ({u1!r}, {u2!r})")
-    x1, x2 = Fraction(v1) * exact_factor(a), Fraction(v2) * exact_factor(b)
+    x1, x2 = to_si_exact(shown(v1), a), to_si_exact(shown(v2), b)
     sign = 1 if op == "*" else -1
     dims = tuple(p + sign * q for p, q in zip(a.dimensions, b.dimensions))
     si_unit = canonical_si_unit(dims)
     if not si_unit:
         raise ValueError(f"{u1} {op} {u2} is dimensionless")
-    return f"{format_value(float(x1 * x2 if op == '*' else x1 / x2))} {si_unit}"
+    return f"{format_value(x1 * x2 if op == '*' else x1 / x2)} {si_unit}"
 
 
 def can_add_target(u1: str, u2: str) -> str:
@@ -368,10 +381,20 @@ def _draw_split(split: str, size: int, seed: int, magnitude_range, plan: UnitPla
 
 
 def _check_ranges(cfg: Config) -> None:
+    """One-line UserErrors for magnitude ranges that are malformed, overlap, or leave the safe float range."""
     for key in ("id_magnitude_range", "ood_magnitude_range"):
         lo_hi = getattr(cfg.data, key)
-        if len(lo_hi) != 2 or not 0 < lo_hi[0] < lo_hi[1]:
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in lo_hi)
+        if len(lo_hi) != 2 or not numeric or not 0 < lo_hi[0] < lo_hi[1]:
             raise UserError(f"config key 'data.{key}' must be [lo, hi] with 0 < lo < hi, got {lo_hi}")
+        if not MIN_MAGNITUDE <= lo_hi[0] < lo_hi[1] <= MAX_MAGNITUDE:
+            raise UserError(f"config key 'data.{key}' must lie within [{MIN_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] "
+                            f"(conversions and products must stay inside the float range), got {lo_hi}")
+    (id_lo, id_hi), (ood_lo, ood_hi) = cfg.data.id_magnitude_range, cfg.data.ood_magnitude_range
+    if not (ood_lo > id_hi or ood_hi < id_lo):
+        raise UserError(f"config key 'data.ood_magnitude_range' {list(cfg.data.ood_magnitude_range)} overlaps "
+                        f"data.id_magnitude_range {list(cfg.data.id_magnitude_range)}; put it above {id_hi:g} "
+                        f"or below {id_lo:g} (otherwise it is not out of distribution)")
 
 
 def generate_units(cfg: Config) -> dict[str, list[dict]]:
