@@ -11,6 +11,7 @@ import yaml
 
 from fxlab import UserError
 from fxlab.config import DEVICES, Config, load_config
+from fxlab.threads import setup_threads
 
 
 def base_parser(prog: str, description: str, training: bool = False) -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
     """Run a script body; a UserError becomes `prog: error: message` on stderr and SystemExit(2)."""
     try:
+        setup_threads()  # 1 CPU thread unless FLUXEM_THREADS / OMP_NUM_THREADS say otherwise (fxlab.threads)
         return body(argv) or 0
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

@@ -34,12 +34,15 @@ import fluxem
 from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
 from fxlab import readout as R
 from fxlab.config import Config, ModelConfig
+from fxlab.tokcache import TokenCache
 from fxlab.token_model import BOS, CHAR_TO_ID, EOS, SPECIALS, UNK
 
 PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
 VOCAB_SIZE = SLOT + 1
 IGNORE = -100
+# Everything besides the code that decides tokenize's output; part of the token cache's key.
+VOCABULARY = repr((SPECIALS, sorted(CHAR_TO_ID.items()), SLOT, sorted(TYPE_IDS.items())))
 
 
 def tokenize(text: str):
@@ -139,23 +142,32 @@ class HybridModel(nn.Module):
         loss = self.readout.loss(outputs, batch) if "role_targets" in batch or "value_targets" in batch else None
         return outputs, loss
 
+    @property
+    def token_cache(self) -> TokenCache:
+        """text -> tokens, so that each text is tokenized once per run (see fxlab.tokcache)."""
+        if "_token_cache" not in self.__dict__:  # plain attribute: not a submodule, not in state_dict
+            self.__dict__["_token_cache"] = TokenCache(tokenize, VOCABULARY)
+        return self.__dict__["_token_cache"]
+
     def _batch(self, items: list[tuple]) -> dict:
-        device = self.char_embedding.weight.device
         T = max(1, max(len(it[0]) for it in items))
         B = len(items)
-        ids = torch.full((B, T), PAD, dtype=torch.long)
-        types = torch.full((B, T), TYPE_IDS["text"], dtype=torch.long)
-        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float64)
+        ids = np.full((B, T), PAD, dtype=np.int64)
+        types = np.full((B, T), TYPE_IDS["text"], dtype=np.int64)
+        vectors = np.zeros((B, T, fluxem.EMBED_DIM), dtype=np.float64)
         for b, (tok, typ, vec, _, _) in enumerate(items):
-            ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
-            types[b, : len(typ)] = torch.tensor(typ, dtype=torch.long)
-            vectors[b, : len(tok)] = torch.from_numpy(vec)
-        batch = {"ids": ids, "types": types, "vectors": vectors, "pad": ids == PAD}
+            ids[b, : len(tok)] = tok
+            types[b, : len(typ)] = typ
+            vectors[b, : len(tok)] = vec
+        ids_t = torch.from_numpy(ids)
+        batch = {"ids": ids_t, "types": torch.from_numpy(types), "vectors": torch.from_numpy(vectors),
+                 "pad": ids_t == PAD}
+        device = self.char_embedding.weight.device
         return {k: v.to(device) for k, v in batch.items()}
 
     def collate(self, records: list[dict]) -> dict:
         """Training batch: the inputs plus role labels (from the generator) and answer-type labels."""
-        items = [tokenize(r["text"]) for r in records]
+        items = self.token_cache.items([r["text"] for r in records])  # spans not needed for training
         batch = self._batch(items)
         batch.update(self.readout.targets(records, items, batch["ids"].shape[1], self.task))
         return {k: v.to(self.char_embedding.weight.device) if torch.is_tensor(v) else v for k, v in batch.items()}
@@ -165,7 +177,7 @@ class HybridModel(nn.Module):
         """Readout outputs for raw texts (eval mode; the padding mask is passed as in training)."""
         was_training = self.training
         self.eval()
-        items = [tokenize(t) for t in texts]
+        items = self.token_cache.items(texts, need_spans=True)  # tokenized from each raw text (once)
         batch = self._batch(items)
         outputs = self.readout(self.encode(batch), batch)
         self.train(was_training)
@@ -183,4 +195,6 @@ class HybridModel(nn.Module):
 
 
 def build(cfg: Config) -> HybridModel:
-    return HybridModel(cfg.model, cfg.task)
+    model = HybridModel(cfg.model, cfg.task)
+    model.token_cache.attach(cfg.data_path)  # train/val tokens: <data_dir>/tokenized/*.npz
+    return model
