@@ -188,7 +188,7 @@ def shown(value) -> Fraction:
     """The exact decimal the text shows for a value: format_value's six digits, as a Fraction.
 
     >>> shown(0.391325), shown(1234567.0)
-    (Fraction(78265, 200000), Fraction(1234570, 1))
+    (Fraction(15653, 40000), Fraction(1234570, 1))
     """
     return Fraction(format_value(value))
 
