@@ -11,7 +11,11 @@ the model's `predict` on the raw test texts and writes into <results_dir>:
     metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
     plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed)
 Every number printed comes from running a checkpoint on the files. `--data FILE.jsonl` (repeatable) also
-evaluates FILE (records need id, text, target); its results go under the file stem.
+evaluates FILE (records need id, text, target); its results go under the file stem. FILE may also be in
+mathematics_dataset's two-line format (a question line, then its answer line), e.g.
+`--data ../shared/mathds/extrapolate/arithmetic__mul_big.txt` (with a mathds config, whose test splits
+already use that stem, copy it to a new name such as arithmetic__mul_big_full.txt first: the stem keys
+the results, and the mathds table files it under Extrapolate by its "_big"/"_longer" part).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
 from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, read_jsonl, write_jsonl
 from fxlab.loop import load_checkpoint, predict_texts, run_dir
+from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
 from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize
 from fxlab.models import MODELS, build_model
 
@@ -54,12 +59,14 @@ def parse_models(text: str) -> list[str]:
 
 def load_datasets(cfg: Config, extra: list[str]) -> dict[str, list[dict]]:
     """{split stem: records}: the task's test splits, then each --data file under its stem."""
-    datasets = {split: load_split(cfg, split) for split in TEST_SPLITS[cfg.task]}
+    splits = mathds_test_splits(cfg) if cfg.task == "mathds" else TEST_SPLITS[cfg.task]
+    datasets = {split: load_split(cfg, split) for split in splits}
     for item in extra:
         path = Path(item).expanduser()
         if path.stem in datasets:
             raise UserError(f"--data {item}: its name '{path.stem}' is already used by another split; rename it")
-        datasets[path.stem] = read_jsonl(path)
+        two_line = path.is_file() and not is_jsonl(path)  # mathematics_dataset's question/answer lines
+        datasets[path.stem] = load_problem_file(path) if two_line else read_jsonl(path)
         if not datasets[path.stem]:
             raise UserError(f"--data {item}: file has no records")
     return datasets
@@ -137,7 +144,7 @@ def _main(argv) -> int:
                         help="comma-separated, e.g. token_only,xval,hybrid (default: token_only and hybrid, "
                              "plus xval when it has a checkpoint)")
     parser.add_argument("--data", action="append", default=[], metavar="FILE.jsonl",
-                        help="also evaluate this JSONL file (repeatable)")
+                        help="also evaluate this JSONL (or two-line question/answer) file (repeatable)")
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     device = resolve_device(cfg.device)

@@ -44,6 +44,7 @@ PREFIX = "arithmetic__"
 LAYOUT = ("expected the mathematics_dataset v1.0 layout: train-easy/ train-medium/ train-hard/ "
           "interpolate/ extrapolate/ holding arithmetic__<module>.txt files (question and answer lines)")
 _LITERAL = re.compile(r"\d+(?:\.\d+)?")  # unsigned number literals, for n_ops only
+_EXTRAPOLATE_NAME = re.compile(r"_(?:big|longer)(?:_|$)")
 
 
 def count_ops(question: str) -> int:
@@ -55,7 +56,7 @@ def count_ops(question: str) -> int:
     return max(len(_LITERAL.findall(question)) - 1, 0)
 
 
-def test_modules(cfg: Config) -> list[str]:
+def mathds_test_modules(cfg: Config) -> list[str]:
     """The test modules of a config: data.test_modules, or by default the interpolate files of
     data.modules, then the extrapolate files whose base module is in data.modules."""
     d = cfg.data
@@ -64,24 +65,26 @@ def test_modules(cfg: Config) -> list[str]:
     return list(d.modules) + [m for m, base in MATHDS_EXTRAPOLATE.items() if base in d.modules]
 
 
-def test_splits(cfg: Config) -> list[str]:
+def mathds_test_splits(cfg: Config) -> list[str]:
     """Names of the test splits generate_mathds writes (file stems), in table order.
 
     With `data.modules: [mul]` and no `data.test_modules`: ["arithmetic__mul", "arithmetic__mul_big"].
     """
-    return [PREFIX + m for m in test_modules(cfg)]
+    return [PREFIX + m for m in mathds_test_modules(cfg)]
 
 
 def section_of(split: str) -> str:
-    """"interpolate" | "extrapolate" for a mathds split or file stem; "other" for anything else.
+    """"interpolate" | "extrapolate" for a mathds split or file stem ("arithmetic__<module>..."), from the
+    dataset's naming: extrapolation modules end in _big or _longer, also in a renamed copy such as
+    arithmetic__mul_big_full. "other" for a name without "arithmetic__".
 
-    >>> section_of("arithmetic__mul"), section_of("arithmetic__mixed_longer"), section_of("probe")
+    >>> section_of("arithmetic__mul"), section_of("arithmetic__mixed_longer_v2"), section_of("probe")
     ('interpolate', 'extrapolate', 'other')
     """
-    if not split.startswith(PREFIX):
+    if PREFIX not in split:
         return "other"
-    module = split[len(PREFIX):]
-    return "extrapolate" if module in MATHDS_EXTRAPOLATE or module.endswith(("_big", "_longer")) else "interpolate"
+    module = split.split(PREFIX, 1)[1]
+    return "extrapolate" if _EXTRAPOLATE_NAME.search(module) else "interpolate"
 
 
 def read_problems(path: Path, limit: int | None = None):
@@ -133,7 +136,8 @@ def generate_mathds(cfg: Config) -> dict[str, list[dict]]:
         raise UserError(f"data.source_dir {source} is not a folder; {LAYOUT}")
     # Check every file before reading any, so a bad folder fails at once.
     train_files = [(m, diff, _file(source, f"train-{diff}", m)) for m in d.modules for diff in DIFFICULTIES]
-    test_files = [(m, section_of(PREFIX + m), _file(source, section_of(PREFIX + m), m)) for m in test_modules(cfg)]
+    test_files = [(m, section_of(PREFIX + m), _file(source, section_of(PREFIX + m), m))
+                  for m in mathds_test_modules(cfg)]
 
     tests: dict[str, list[dict]] = {}
     for module, section, path in test_files:

@@ -7,6 +7,10 @@
   target unit's dimension vector.
 - boolean_accuracy (units): exact match over the "true"/"false" targets (the can_add items).
 - wilson_interval: the 95% Wilson score interval of an accuracy.
+
+mathds (DeepMind mathematics_dataset): exact match is string equality with the dataset's answer (an
+integer, a reduced fraction `-52304477/3`, an exact decimal `-80348.83919`); `parse_number` reads the
+fraction form, so the relative error covers fraction answers too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 # A plain decimal number, optionally with a short exponent (bounded, so "1e999999999" cannot blow up).
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
+_FRACTION = re.compile(r"[-+]?\d+/0*[1-9]\d*")  # p/q with q != 0 (mathds answers such as -52304477/3)
 
 SPLIT_LABELS = {
     "test_id": "ID Test",
@@ -39,10 +44,12 @@ def parse_number(text: str, leading: bool = False) -> Fraction | None:
 
     >>> parse_number("-4396"), parse_number("2.5e3 m", leading=True), parse_number("2.5e3 m"), parse_number("x")
     (Fraction(-4396, 1), Fraction(2500, 1), None, None)
+    >>> parse_number("-52304477/3"), parse_number("1/0")
+    (Fraction(-52304477, 3), None)
     """
     text = text.strip()
     head = text.split(" ", 1)[0] if leading else text
-    if not _NUMBER.fullmatch(head):
+    if not (_NUMBER.fullmatch(head) or _FRACTION.fullmatch(head)):
         return None
     return Fraction(head)
 
@@ -138,7 +145,10 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
     """The SPEC section 4 table for {model: {split: summary}}, plus a Wilson 95% CI section.
 
     Rows: the standard test splits in SPEC order, then any other splits (extra --data files) by name.
+    The mathds task has its own layout (format_mathds_table).
     """
+    if task == "mathds":
+        return format_mathds_table(metrics)
     models = [m for m in MODEL_LABELS if m in metrics] + sorted(m for m in metrics if m not in MODEL_LABELS)
     present = {s for m in models for s in metrics[m]}
     splits = [s for s in SPLIT_LABELS if s in present] + sorted(present - set(SPLIT_LABELS))
@@ -163,6 +173,58 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
             ci = lambda r, k=key: f"{100 * r[k + '_ci95'][0]:.1f}-{100 * r[k + '_ci95'][1]:.1f}" if k in r else "-"  # noqa: E731
             lines += ["", ci_title] + [_row(label(s), [cell(m, s, ci) for m in models]) for s in splits]
     return "\n".join(lines)
+
+
+MATHDS_SECTIONS = (("interpolate", "Interpolate"), ("extrapolate", "Extrapolate"), ("other", "Other files"))
+MATHDS_MODEL_LABELS = {**MODEL_LABELS, "xval": "xVal"}
+MATHDS_LABEL_WIDTH, MATHDS_N_WIDTH, MATHDS_COLUMN_WIDTH = 28, 7, 22
+
+
+def _pct_ci(hits: int, n: int) -> str:
+    lo, hi = wilson_interval(hits, n)
+    return f"{100 * hits / n:.1f} ({100 * lo:.1f}-{100 * hi:.1f})" if n else "-"
+
+
+def format_mathds_table(metrics: dict) -> str:
+    """The mathds table for {model: {split: summary}}: exact match in % with its Wilson 95% CI, one row per
+    module (split "arithmetic__<module>"), an Interpolate and an Extrapolate section (extra --data files
+    that are neither go to "Other files"), each closed by an overall row pooled over its records.
+
+    >>> m = {"token_only": {"arithmetic__mul": {"n": 10, "n_correct": 5},
+    ...                     "arithmetic__mul_big": {"n": 10, "n_correct": 0}}}
+    >>> print(format_mathds_table(m).splitlines()[5])
+      mul                            10 50.0 (23.7-76.3)
+    """
+    from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES
+    from fxlab.mathds_data import PREFIX, section_of
+
+    known = ["token_only", "hybrid", "xval"]
+    models = [m for m in known if m in metrics] + sorted(m for m in metrics if m not in known)
+    order = list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)
+    module = lambda s: s[len(PREFIX):] if s.startswith(PREFIX) else s  # noqa: E731
+    splits = sorted({s for m in models for s in metrics[m]},
+                    key=lambda s: (order.index(module(s)) if module(s) in order else len(order), s))
+
+    def row(label: str, n, cells: list[str]) -> str:
+        return (label.ljust(MATHDS_LABEL_WIDTH) + str(n).rjust(MATHDS_N_WIDTH) + " "
+                + "".join(c.ljust(MATHDS_COLUMN_WIDTH) for c in cells)).rstrip()
+
+    lines = ["=== Mathematics Dataset (arithmetic) Evaluation ===", "",
+             "Exact match, % (Wilson 95% CI); overall = pooled over the section's problems", ""]
+    for section, title in MATHDS_SECTIONS:
+        rows = [s for s in splits if section_of(s) == section]
+        if not rows:
+            continue
+        lines.append(row(title, "n", [MATHDS_MODEL_LABELS.get(m, m) for m in models]))
+        for s in rows:
+            n = next(metrics[m][s]["n"] for m in models if s in metrics[m])
+            lines.append(row(f"  {module(s)}", n, [_pct_ci(metrics[m][s]["n_correct"], metrics[m][s]["n"])
+                                                   if s in metrics[m] else "-" for m in models]))
+        total = sum(next(metrics[m][s]["n"] for m in models if s in metrics[m]) for s in rows)
+        overall = [_pct_ci(sum(metrics[m][s]["n_correct"] for s in rows), sum(metrics[m][s]["n"] for s in rows))
+                   if all(s in metrics[m] for s in rows) else "-" for m in models]
+        lines += [row("  overall", total, overall), ""]
+    return "\n".join(lines).rstrip()
 
 
 def max_operand_digits(record: dict) -> int | None:
