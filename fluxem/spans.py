@@ -11,12 +11,21 @@ Cost: linear in len(text)
   O(len(text)) with no backtracking blow-up. Unit lookups are dict/set probes, built once from the
   registry and cached.
 - A numeral longer than MAX_NUMERAL_CHARS (1000) gives no span: no reader means it, and CPython
-  refuses int() of more than 4300 digits. A value that is not finite ("1e999") gives no span either.
+  refuses int() of more than 4300 digits.
+- A literal whose float is not finite or underflows to zero ("1e999", "1e12345 kg", "5e-400 m",
+  "2×10^99999") gives no span at all, never a wrong one: the exponent is read to its last digit, so
+  none of its digits is read again as another number, and the unit after it is not read either.
+
+Values: `value` and `exact`
+- `value` is what SPEC §3 names: an int for an integer literal ("123", "1,500,000", any size), a float
+  otherwise ("1.5", ".5", "6.02e23", "1E-5", "3/4 cup"). A trailing dot is punctuation: "3." is the int 3.
+- `exact` is the literal's exact value as written: the same int for integers, else a Fraction: "0.1" ->
+  Fraction(1, 10) (never the float 0.1000000000000000055), "6.02e23" -> 602 * 10**21, "2 1/2" -> 5/2.
+  A scaled value that comes out integral is an int in both fields ("1.5 million", "$2.1bn", "0.5k"),
+  except on scientific notation, which stays float-valued as written. Always float(exact) == value.
 
 Numbers
 - Digits are ASCII 0-9 (other Unicode digits are not read), plus the vulgar fractions ¼ ½ ¾ ⅓ ... ⅞.
-- "123" is an int (any size, exact); "1.5", ".5", "6.02e23", "1E-5" are floats. A trailing dot is
-  punctuation: "3." is the int 3.
 - Thousands separators: 1-3 digits, then comma groups of exactly 3 ("1,500,000" -> 1500000). Anything
   else splits: "1,5" -> 1, 5 and "1,2,3" -> 1, 2, 3. Decimal commas are not supported.
 - A dotted chain is a date, version or address, one int per group: "25.12.2024" -> 25, 12, 2024.
@@ -24,11 +33,17 @@ Numbers
   text, follows whitespace, or follows a character that cannot end an operand (anything but a letter,
   digit, ")", "]", "}", "%", "°", "!", "_"). So "5-3" -> 5, 3; "x-3" -> 3; "5 - 3" -> 5, 3;
   "5 - -3" -> 5, -3; "3*-4" -> 3, -4; "(-15" -> -15; "5--3" -> 5, -3. A sign after a space that
-  touches the number is unary too: "5 -3" -> 5, -3, as in the list "5 -3 2".
-- Currency: one of $ € £ ¥ ₹ ₩ ₽ ¢ right before the number (or before its sign) is part of the span
-  text ("$5", "-$5", "$-5"); the value is the plain number, kind "number", unit None. A currency
-  number never takes a physical unit, which is what lets "$5m" mean five million.
-- Percent: "45%" is the number 45; the "%" stays outside the span and is never a unit.
+  touches the number is unary too: "5 -3" -> 5, -3, as in the list "5 -3 2". This reads DeepMind
+  mathematics_dataset questions as written: "(-5)", "-2 + -2", "*-17", "2/(-8)", "-0.4+15954360082"
+  ("+" after a digit is binary); tests/test_spans.py measures it on every question of ../shared/mathds.
+- Currency: one of $ € £ ¥ ₹ ₩ ₽ right before the number (or before its sign) is part of the span
+  text ("$5", "-$5", "$-5"). The span has kind "number" and `unit` the ISO 4217 code (USD EUR GBP JPY
+  INR KRW RUB), so $5 and €5 differ; value and exact are the amount as the reader means it ("$2.1bn" ->
+  2100000000). A currency is not a physical unit, so the span's vector is the number's. A currency
+  number never takes a physical unit, which is what lets "$5m" mean five million. "¢" (a subunit of
+  an unknown currency) is not read: "50¢" is the number 50.
+- Percent: "12.5%", "5 %" and "3 percent" are quantities with unit "%" or "percent" as written, a
+  dimensionless unit of factor 1/100 in the registry (fluxem.units), so 12.5% converts to 0.125.
 - Scale words (any case, optional space): hundred, thousand, million, billion, trillion. Abbreviations
   bn, bln, mn, mln, tn, trn (optional space), and "k" attached ("0.5k" -> 500). Attached K, M, m, B,
   b, T are scales only after a currency sign ("$5m", "£2B"); otherwise "5m" is 5 metres and "300K" is
@@ -36,9 +51,12 @@ Numbers
 - Powers of ten: mantissa, optional space, one of × x X * · ⋅, optional space, then 10^n, 10**n,
   10^(n), 10⁻³⁴, or (after × · ⋅ only, as copied from PDFs) 10−34 and 10-34 -> float 6.6e-34.
   A bare "×10" is just multiplication by ten.
-- Fractions are floats. "3/4" -> 0.75 only for a proper fraction (numerator < denominator) of plain
-  integers with no spaces: "12/5" stays 12 and 5. A slash chain is a date: "12/25/2024" -> 12, 25,
-  2024. Mixed "2 1/2" -> 2.5 (one space). Vulgar "½" -> 0.5, "2½" and "2 ½" -> 2.5.
+- Between numbers, "/" is division: "21/45" in "2 + 21/45", "(-5940)/(-945)", "1/4," and the answer
+  "-52304477/3" are two numbers each (the quotient is their ratio). One fraction value only for: a
+  mixed number "2 1/2" -> 5/2 (one space); a proper fraction (numerator < denominator) of plain
+  integers followed by a word or unit, attached or after one space or hyphen ("3/4 cup", "1/2 of",
+  "3/4-inch" -> 3/4); the fraction slash U+2044 ("3⁄4"); vulgar "½" -> 1/2, "2½" and "2 ½" -> 5/2.
+  "24/7" and "12/5 of" stay two numbers. A slash chain is a date: "12/25/2024" -> 12, 25, 2024.
 - Exponents: a numeral directly after "^" or "**" (a sign may come between: "s^-1") is an exponent,
   not a number of the text, and gets no span: "x^2 + 3" -> 3 only; "the area is m^2", "(a+b)^2" -> none.
   Only where a number span ends right at the "^" is the exponent a number too, as a reader of "2^10"
@@ -53,7 +71,11 @@ Quantities and units
   minutes and in "3 girls" only the 3 is a span. Case matters ("mm" is not "Mm").
 - Compound units extend over / * · ⋅ and another atom, one level of parentheses ("J/(kg·K)"), and
   exponents ^n, ^-n, **n, superscripts; at most MAX_UNIT_ATOMS atoms. The longest prefix that
-  `parse_unit` accepts wins, so every span.unit parses.
+  `parse_unit` accepts wins, so every span.unit parses. Fuel consumption "L/100km" ("L/100 km"), the
+  one unit with a number inside, is matched whole.
+- A hyphen may join the words of a unit name, as in compound adjectives: "450,000-square-foot" ->
+  quantity 450000, unit "square foot" (the one case where span.unit is not the text as written: it is
+  the registry's spelling, with the hyphens read as spaces, so that it parses).
 - English words that are also unit spellings are never units here (NEVER_UNITS: "a", "at", "as",
   "am", "pm", "us", ...: "at 5 pm" is a time, not picometres). Two capitals with a large SI prefix read
   as abbreviations ("5 TV", "at 5 ET", "5 PC"), so only MW GW TW PW MJ GJ TJ PJ EJ MV GV are kept.
@@ -135,18 +157,29 @@ _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into
 
 @dataclass(frozen=True)
 class Span:
-    """One detected span; `text == source[start:end]`."""
+    """One detected span; `text == source[start:end]`.
+
+    - kind: "number", "quantity" (a number with a physical unit, percent included) or "unit" (bare).
+    - value: int for integer literals (and integral scaled ones, "$2.1bn"), float otherwise; None for a
+      bare unit.
+    - unit: for "quantity" and "unit", the unit as written ("km", "%", "percent"; hyphens inside a name
+      read as spaces: "square-foot" -> "square foot"), always accepted by `parse_unit`. For "number":
+      None, or the ISO 4217 code of a currency sign ("$5" -> "USD", "€5" -> "EUR"); a currency is not a
+      physical unit, so the span's vector is the number's.
+    - exact: the literal's exact value: the int for an integer, else a Fraction ("0.1" -> 1/10,
+      "6.02e23", "2 1/2" -> 5/2), so that it encodes exactly; float(exact) == value. None for a bare unit.
+
+    >>> detect_spans("$0.1")[0]
+    Span(start=0, end=4, text='$0.1', kind='number', value=0.1, unit='USD', exact=Fraction(1, 10))
+    """
 
     start: int
     end: int
     text: str
     kind: str  # "number" | "quantity" | "unit"
     value: int | float | None  # None for a bare unit
-    unit: str | None = None  # the unit as written, for "quantity" and "unit"
-    # The exact value of the literal as written (int, or Fraction for decimals, fractions, scientific
-    # notation and scale words), so that `0.1` encodes as 1/10 and not as the float 0.1000000000000000055.
-    # None for a bare unit.
-    exact: int | Fraction | None = None
+    unit: str | None = None  # the unit as written, or a currency's ISO code (see above)
+    exact: int | Fraction | None = None  # the exact value as written; None for a bare unit
 
 
 def detect_spans(text: str) -> list[Span]:
@@ -155,7 +188,7 @@ def detect_spans(text: str) -> list[Span]:
     Never raises on a str; raises TypeError on anything else. Linear time (see the module docstring).
 
     >>> [(s.text, s.kind, s.value, s.unit) for s in detect_spans("convert 5 km to m, then add $2.1bn")]
-    [('5 km', 'quantity', 5, 'km'), ('m', 'unit', None, 'm'), ('$2.1bn', 'number', 2100000000, None)]
+    [('5 km', 'quantity', 5, 'km'), ('m', 'unit', None, 'm'), ('$2.1bn', 'number', 2100000000, 'USD')]
     """
     if not isinstance(text, str):
         raise TypeError(f"detect_spans expects a str, got {type(text).__name__}")
