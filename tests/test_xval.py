@@ -188,6 +188,23 @@ def test_eval_includes_xval_by_default_only_when_it_is_trained(tiny_run, tmp_pat
     assert eval_script.default_models(parse(elsewhere)) == ["token_only", "hybrid"]
 
 
+
+def test_units_task_through_the_scripts(tmp_path, capsys):
+    """units_tiny: xVal answers in the units form ("value unit" / "true" / "false"), and the units table
+    gets its xVal column with dimensional correctness and boolean accuracy (numbers mean nothing here)."""
+    base = script_args(REPO_ROOT / "experiments" / "configs" / "units_tiny.yaml", tmp_path)
+    assert generate_data.main(base) == 0
+    assert train_xval.main(base + ["--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert eval_script.main(base + ["--models", "xval"]) == 0
+    out = capsys.readouterr().out
+    assert "=== Units Evaluation ===" in out and "Boolean Accuracy:" in out
+    test_id = json.loads((tmp_path / "results" / "metrics.json").read_text())["xval"]["test_id"]
+    assert {"dimensional_correctness", "boolean_accuracy", "median_rel_error"} <= set(test_id)
+    train = read_jsonl(tmp_path / "data" / "train.jsonl")
+    assert fit_scale(train) == max(abs(v) for r in train for t in (r["text"], r["target"]) for v in segment(t)[1])
+
+
 # ---------------------------------------------------------------- the hybrid's slot_features ablation
 
 
