@@ -1,0 +1,191 @@
+"""Training labels for the mathds reduction hybrid: the gold next step of a reduction state.
+
+This module is the *teacher*. It reads a state's text (characters, with each number slot shown as
+SLOT_CHAR) and says which reductions may be carried out next. It is used only to build training targets
+(`fxlab.reducer.ReductionHybrid.collate`) and to check the data; the inference path (`predict`) never
+imports it, and a test checks that (tests/test_reducer.py). The network must learn these decisions.
+
+A step has two kinds of action, carried out together (they never touch the same slot):
+- a gap op: the two adjacent slots k and k+1 are the operands of one operation whose operands are both
+  plain numbers, so it can be carried out now: `+ - * /` (and worded forms), `rsub` (b - a: "Subtract a
+  from b", "a less than b") and `dist` (|a - b|: "the distance between a and b");
+- unwrap: slot k is a lone number in parentheses, `(k)`: drop the two parentheses.
+
+>>> actions("What is \\x00 - (\\x00 + \\x00)?")
+({1: '+'}, set())
+>>> actions("(\\x00)*\\x00 - \\x00/\\x00")
+({2: '/'}, {0})
+>>> actions("Subtract \\x00 from \\x00.")
+({0: 'rsub'}, set())
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+SLOT_CHAR = "\x00"
+
+# Worded two-operand templates of the generator (arithmetic__add_or_sub, mul, div). Everything else is
+# symbolic. Each pattern names the operation between its two slots.
+_S = SLOT_CHAR
+WORDED = tuple((re.compile(p), op) for p, op in (
+    (rf"{_S} less than {_S}", "rsub"),
+    (rf"Subtract {_S} from {_S}", "rsub"),
+    (rf"difference between {_S} and {_S}", "dist"),  # the generator writes b - a, always >= 0
+    (rf"distance between {_S} and {_S}", "dist"),
+    (rf"{_S} take away {_S}", "-"),
+    (rf"{_S} minus {_S}", "-"),
+    (rf"(?:Total of|Sum|Add together|Add|Put together) {_S} and {_S}", "+"),
+    (rf"{_S} plus {_S}", "+"),
+    (rf"(?:[Pp]roduct of|Multiply) {_S} and {_S}", "*"),
+    (rf"{_S} times {_S}", "*"),
+    (rf"Divide {_S} by {_S}", "/"),
+    (rf"{_S} divided by {_S}", "/"),
+))
+
+_PRIORITY = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+class OracleError(ValueError):
+    """The state text is not one the teacher understands (the record is left out of training)."""
+
+
+def actions(state_text: str) -> tuple[dict[int, str], set[int]]:
+    """({left slot index: op}, {slot indices to unwrap}) for one reduction state."""
+    for pattern, op in WORDED:
+        m = pattern.search(state_text)
+        if m:
+            return {state_text.count(SLOT_CHAR, 0, m.start()): op}, set()
+    tokens = []
+    slot = 0
+    for ch in state_text:
+        if ch == SLOT_CHAR:
+            tokens.append(slot)
+            slot += 1
+        elif ch in "+-*/()":
+            tokens.append(ch)
+    if slot == 0:
+        raise OracleError(f"no number in {state_text!r}")
+    tree, rest = _expr(tokens, 0)
+    if rest != len(tokens):
+        raise OracleError(f"cannot parse {state_text!r}")
+    gaps, unwrap = {}, set()
+    _collect(tree, gaps, unwrap)
+    return gaps, unwrap
+
+
+# Tree nodes: int (a slot), ("()", node), (op, left, right).
+def _expr(tokens, i, min_priority=1):
+    left, i = _atom(tokens, i)
+    while i < len(tokens) and tokens[i] in _PRIORITY and _PRIORITY[tokens[i]] >= min_priority:
+        op = tokens[i]
+        right, i = _expr(tokens, i + 1, _PRIORITY[op] + 1)
+        left = (op, left, right)
+    return left, i
+
+
+def _atom(tokens, i):
+    if i >= len(tokens):
+        raise OracleError("expression ends early")
+    t = tokens[i]
+    if isinstance(t, int):
+        return t, i + 1
+    if t == "(":
+        inner, i = _expr(tokens, i + 1)
+        if i >= len(tokens) or tokens[i] != ")":
+            raise OracleError("unbalanced parentheses")
+        return ("()", inner), i + 1
+    raise OracleError(f"unexpected {t!r}")
+
+
+def _collect(node, gaps: dict, unwrap: set) -> None:
+    if isinstance(node, int):
+        return
+    if node[0] == "()":
+        if isinstance(node[1], int):
+            unwrap.add(node[1])
+        else:
+            _collect(node[1], gaps, unwrap)
+        return
+    op, left, right = node
+    if isinstance(left, int) and isinstance(right, int):
+        gaps[left] = op
+        return
+    _collect(left, gaps, unwrap)
+    _collect(right, gaps, unwrap)
+
+
+def apply_exact(op: str, a: Fraction, b: Fraction) -> Fraction:
+    """The reference value of one gap op on exact rationals (used to check the FluxEM executor)."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "rsub":
+        return b - a
+    if op == "dist":
+        return abs(a - b)
+    if op == "*":
+        return a * b
+    if op == "/":
+        return a / b
+    raise OracleError(f"unknown op {op!r}")
+
+
+# ----------------------------------------------------------------------------- teacher-forced states
+
+
+def state_text(ids: list[int]) -> str:
+    """A state's characters, with SLOT_CHAR for each slot (BOS/EOS dropped)."""
+    from fxlab.hybrid import SLOT
+    from fxlab.token_model import CHARS, SPECIALS
+
+    out = []
+    for t in ids:
+        if t == SLOT:
+            out.append(SLOT_CHAR)
+        elif t >= len(SPECIALS):
+            out.append(CHARS[t - len(SPECIALS)])
+        elif t == SPECIALS.index("<unk>"):
+            out.append("\ufffd")
+    return "".join(out)
+
+
+def teacher_states(text: str, target: str) -> list[tuple]:
+    """The gold reduction of one training question: [(ids, slot vectors, gaps, unwrap, format or None)],
+    one entry per state including the final one (no action). The format label ("decimal" when a literal
+    in the question is not an integer, the generator's rule) rides on the first state only.
+
+    The FluxEM executor (`fxlab.reducer.step`) makes every next state, exactly as at inference; a
+    parallel reduction on Python Fractions checks it. Returns [] when the teacher cannot follow the
+    question or the reduction does not give `target` (the record is left out of training).
+    """
+    import fluxem
+    from fxlab.reducer import format_answer, initial_state, step
+
+    ids, vectors = initial_state(text)
+    spans = [s for s in fluxem.detect_spans(text) if s.kind == "number"]
+    exact = [Fraction(s.exact if s.exact is not None else s.value) for s in spans]
+    if not spans or len(exact) != len(vectors):
+        return []
+    fmt = "decimal" if any(v.denominator != 1 for v in exact) else "fraction"
+    states = []
+    try:
+        for n in range(64):
+            gaps, unwrap = actions(state_text(ids))
+            states.append((ids, vectors, gaps, unwrap, fmt if n == 0 else None))
+            if not gaps and not unwrap:
+                break
+            _, exact = step(ids, exact, gaps, unwrap, apply=apply_exact)
+            ids, vectors = step(ids, vectors, gaps, unwrap)
+        else:
+            return []
+    except (OracleError, ValueError, ZeroDivisionError, OverflowError):
+        return []
+    if len(vectors) != 1 or format_answer(exact[0], fmt) != target:
+        return []
+    numbers = fluxem.NumberEncoder()
+    if not numbers.is_exact(vectors[0]) or numbers.decode_exact(vectors[0]) != exact[0]:
+        return []
+    return states

@@ -1,0 +1,341 @@
+"""The hybrid for real arithmetic text (task `mathds`): iterative reduction over FluxEM slots (SPEC 5.1).
+
+A question such as "What is -172 + 186 - (3 - (-19 - -5))?" is the hybrid's usual mixed sequence: BOS,
+characters, one SLOT per number span (its FluxEM vector), EOS. The network looks at the sequence and
+decides the next step, a small program for the executor:
+
+- for every pair of adjacent slots (k, k+1), a *gap op*: `none`, or the operation that combines those two
+  numbers now (`+ - * /`, `rsub` = b - a for "Subtract a from b", `dist` = |a - b|);
+- for every slot, *unwrap*: the slot is a lone number in parentheses, drop the two tokens around it.
+
+The executor (`step`) carries the step out with FluxEM operators on the slot vectors: each reduced
+stretch of tokens, from the left slot to the right slot, becomes ONE new slot holding the FluxEM vector
+of the result. The network then runs again on the shorter sequence, until it predicts no action; the
+answer is the one slot left, decoded exactly (`NumberEncoder.decode_exact`) and written in the form
+the network chose at the first step (`format` head: decimal or fraction; integers are integers).
+
+Why this design: every decision is local (an operator and its neighbours), so an expression with more
+operations or deeper nesting than any training example is just more of the same local steps - length
+and depth generalization by construction - and intermediate results enter the network as FluxEM
+embeddings of values it has never seen in text, which is the FluxEM claim itself. The attention is the
+hybrid's local windowed attention (`fxlab.hybrid.Block`), with no absolute positions.
+
+Nothing here reads the question text: the only path from text to structure is the network. Training
+targets come from a teacher (`fxlab.mathds_oracle`, imported only by `collate`), which sees each
+training state's text and says which steps are valid.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import fluxem
+from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
+from fxlab.config import Config, ModelConfig
+from fxlab.hybrid import IGNORE, PAD, SLOT, VOCAB_SIZE, Block
+from fxlab.token_model import BOS, CHAR_TO_ID, EOS, UNK
+
+GAP_OPS = ("none", "+", "-", "rsub", "*", "/", "dist")
+GAP_ID = {op: i for i, op in enumerate(GAP_OPS)}
+FORMATS = ("fraction", "decimal")  # how a non-integer answer is written: "p/q" or an exact decimal
+MAX_STEPS = 64  # a question not finished after this many steps gets the answer ""
+
+_numbers = fluxem.NumberEncoder()
+
+
+class StepError(ValueError):
+    """The predicted step cannot be carried out (e.g. overlapping operations); the answer is ""."""
+
+
+# ----------------------------------------------------------------------------- states and the executor
+
+
+def initial_state(text: str) -> tuple[list[int], list[np.ndarray]]:
+    """(ids, slot vectors) of a question: BOS, characters with SLOT for each number span, EOS."""
+    spans = [s for s in fluxem.detect_spans(text) if s.kind == "number"]
+    ids, cursor = [BOS], 0
+    for span in spans:
+        ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor : span.start])
+        ids.append(SLOT)
+        cursor = span.end
+    ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor:])
+    ids.append(EOS)
+    vectors = list(span_vectors(spans)) if spans else []
+    return ids, vectors
+
+
+def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One gap op on two FluxEM number vectors, with FluxEM operators."""
+    if op == "+":
+        return _numbers.add(a, b)
+    if op == "-":
+        return _numbers.sub(a, b)
+    if op == "rsub":
+        return _numbers.sub(b, a)
+    if op == "*":
+        return _numbers.mul(a, b)
+    if op == "/":
+        return _numbers.div(a, b)
+    if op == "dist":
+        d = _numbers.sub(a, b)
+        return _numbers.mul(d, _numbers.encode(-1)) if _numbers.decode(d) < 0 else d
+    raise StepError(f"unknown op {op!r}")
+
+
+def step(ids: list[int], slots: list, gaps: dict[int, str], unwrap: set[int], apply=apply_op):
+    """Carry out one step: unwrap the slots in `unwrap`, then each gap op {left slot k: op} at once.
+
+    `slots` holds one payload per SLOT in `ids` (FluxEM vectors; `apply` combines two payloads).
+    Returns the new (ids, slots). Raises StepError for a step that cannot be carried out.
+
+    >>> import fractions
+    >>> ids = [BOS, SLOT, CHAR_TO_ID["+"], SLOT, EOS]
+    >>> step(ids, [1, 2], {0: "+"}, set(), apply=lambda op, a, b: a + b)
+    ([1, 85, 3], [3])
+    """
+    positions = [p for p, t in enumerate(ids) if t == SLOT]
+    if len(positions) != len(slots):
+        raise StepError("state has a different number of slots and payloads")
+    delete = set()
+    for k in unwrap:
+        if not 0 <= k < len(slots):
+            raise StepError(f"unwrap of slot {k} of {len(slots)}")
+        p = positions[k]
+        for q in (p - 1, p + 1):
+            if ids[q] in (SLOT, BOS, EOS):
+                raise StepError(f"unwrap of slot {k} would delete a slot or an edge")
+            delete.add(q)
+    if delete:
+        ids = [t for p, t in enumerate(ids) if p not in delete]
+        positions = [p for p, t in enumerate(ids) if t == SLOT]
+    used = set()
+    for k in gaps:
+        if k < 0 or k + 1 >= len(slots) or k in used or k + 1 in used:
+            raise StepError(f"gap op on slots {k}, {k + 1} overlaps another or does not exist")
+        used |= {k, k + 1}
+    if not gaps:
+        return ids, list(slots)
+    new_ids, new_slots, p, k = [], [], 0, 0
+    while p < len(ids):
+        if ids[p] == SLOT:
+            if k in gaps:
+                new_ids.append(SLOT)
+                new_slots.append(apply(gaps[k], slots[k], slots[k + 1]))
+                p = positions[k + 1] + 1
+                k += 2
+                continue
+            new_slots.append(slots[k])
+            k += 1
+        new_ids.append(ids[p])
+        p += 1
+    return new_ids, new_slots
+
+
+def format_answer(value: int | Fraction, fmt: str) -> str:
+    """The dataset's written form: an integer; else an exact decimal (when `fmt` is "decimal" and the
+    value has one) or a reduced fraction with the sign on the numerator.
+
+    >>> format_answer(Fraction(-571713169, 100000), "decimal"), format_answer(Fraction(409052, 5), "fraction")
+    ('-5717.13169', '409052/5')
+    """
+    value = Fraction(value)
+    if value.denominator == 1:
+        return str(value.numerator)
+    if fmt == "decimal":
+        den, twos, fives = value.denominator, 0, 0
+        while den % 2 == 0:
+            den, twos = den // 2, twos + 1
+        while den % 5 == 0:
+            den, fives = den // 5, fives + 1
+        if den == 1:
+            places = max(twos, fives)
+            scaled = abs(value.numerator) * (10**places // value.denominator)
+            digits = str(scaled).rjust(places + 1, "0")
+            sign = "-" if value < 0 else ""
+            return f"{sign}{digits[:-places]}.{digits[-places:]}"
+    return f"{value.numerator}/{value.denominator}"
+
+
+# ----------------------------------------------------------------------------- the network
+
+
+class ReductionHybrid(nn.Module):
+    def __init__(self, mc: ModelConfig):
+        super().__init__()
+        if mc.hidden_dim % mc.num_heads:
+            raise ValueError(f"model.hidden_dim {mc.hidden_dim} is not divisible by model.num_heads {mc.num_heads}")
+        C = mc.hidden_dim
+        self.char_embedding = nn.Embedding(VOCAB_SIZE, C)
+        self.slot_embedding = FluxEMEmbedding(C)
+        self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
+        self.ln_f = nn.LayerNorm(C)
+        self.gap_head = nn.Sequential(nn.Linear(3 * C, C), nn.GELU(), nn.Linear(C, len(GAP_OPS)))
+        self.unwrap_head = nn.Linear(C, 2)
+        self.format_head = nn.Linear(C, len(FORMATS))
+        self._train_states: dict[str, list] = {}  # record text -> its teacher-forced states (training only)
+
+    # -- tensors
+
+    def _batch(self, states: list[tuple[list[int], list]]) -> dict:
+        """states [(ids, slot vectors)] -> padded tensors + gap/slot index tensors."""
+        device = self.char_embedding.weight.device
+        B, T = len(states), max(len(ids) for ids, _ in states)
+        ids = torch.full((B, T), PAD, dtype=torch.long)
+        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float64)
+        slot_b, slot_p, gap_b, gap_l, gap_r = [], [], [], [], []
+        for b, (tok, vecs) in enumerate(states):
+            ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
+            pos = [p for p, t in enumerate(tok) if t == SLOT]
+            if pos:
+                vectors[b, pos] = torch.from_numpy(np.stack(vecs))
+            slot_b += [b] * len(pos)
+            slot_p += pos
+            gap_b += [b] * max(0, len(pos) - 1)
+            gap_l += pos[:-1]
+            gap_r += pos[1:]
+        types = torch.where(ids == SLOT, TYPE_IDS["number"], TYPE_IDS["text"])
+        as_long = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
+        return {"ids": ids.to(device), "types": types.to(device), "vectors": vectors.to(device),
+                "pad": (ids == PAD).to(device), "slot_b": as_long(slot_b), "slot_p": as_long(slot_p),
+                "gap_b": as_long(gap_b), "gap_l": as_long(gap_l), "gap_r": as_long(gap_r)}
+
+    def encode(self, batch: dict) -> torch.Tensor:
+        ids = batch["ids"]
+        is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
+        x = torch.where(is_slot, self.slot_embedding(batch["vectors"], batch["types"]), self.char_embedding(ids))
+        for block in self.blocks:
+            x = block(x, batch["pad"])
+        return self.ln_f(x)  # (B, T, C)
+
+    def forward(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
+        h = self.encode(batch)  # (B, T, C)
+        # A gap reads its two slots and the mean of the tokens between them (the operator or the words).
+        csum = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], dim=1)  # (B, T+1, C)
+        gb, gl, gr = batch["gap_b"], batch["gap_l"], batch["gap_r"]
+        between = (csum[gb, gr] - csum[gb, gl + 1]) / (gr - gl - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)
+        gap_logits = self.gap_head(torch.cat([h[gb, gl], h[gb, gr], between], dim=-1))  # (G, n_ops)
+        unwrap_logits = self.unwrap_head(h[batch["slot_b"], batch["slot_p"]])  # (S, 2)
+        keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
+        format_logits = self.format_head((h * keep).sum(1) / keep.sum(1).clamp(min=1.0))  # (B, 2)
+        outputs = {"gap_logits": gap_logits, "unwrap_logits": unwrap_logits, "format_logits": format_logits}
+        loss = None
+        if "gap_targets" in batch:
+            loss = F.cross_entropy(gap_logits, batch["gap_targets"]) if len(gb) else gap_logits.sum() * 0
+            if len(batch["slot_b"]):
+                loss = loss + F.cross_entropy(unwrap_logits, batch["unwrap_targets"])
+            fmt = batch["format_targets"]
+            if (fmt != IGNORE).any():
+                loss = loss + F.cross_entropy(format_logits, fmt, ignore_index=IGNORE)
+        return outputs, loss
+
+    # -- training
+
+    def _states_of(self, record: dict) -> list:
+        """Teacher-forced states of one training record: [(ids, slots, gaps, unwrap, format or None)]."""
+        text = record["text"]
+        if text not in self._train_states:
+            from fxlab.mathds_oracle import teacher_states  # training only: the teacher parses text
+
+            self._train_states[text] = teacher_states(text, record["target"])
+        return self._train_states[text]
+
+    def collate(self, records: list[dict]) -> dict:
+        states = [s for r in records for s in self._states_of(r)]
+        if not states:
+            # Every record of this batch was left out by the teacher: a batch with no labels.
+            states = [(initial_state(records[0]["text"]) + ({}, set(), None))]
+        batch = self._batch([(ids, slots) for ids, slots, *_ in states])
+        gap_t, unwrap_t, fmt_t = [], [], []
+        for ids, slots, gaps, unwrap, fmt in states:
+            gap_t += [GAP_ID[gaps.get(k, "none")] for k in range(len(slots) - 1)]
+            unwrap_t += [int(k in unwrap) for k in range(len(slots))]
+            fmt_t.append(IGNORE if fmt is None else FORMATS.index(fmt))
+        device = self.char_embedding.weight.device
+        batch.update(gap_targets=torch.tensor(gap_t, dtype=torch.long, device=device),
+                     unwrap_targets=torch.tensor(unwrap_t, dtype=torch.long, device=device),
+                     format_targets=torch.tensor(fmt_t, dtype=torch.long, device=device))
+        return batch
+
+    # -- inference
+
+    def decide(self, outputs: dict, batch: dict, n: int) -> list[tuple[dict[int, str], set[int]]]:
+        """The network's step for each of the n states: argmax gap ops (overlaps: the more confident
+        one wins) and unwraps."""
+        gap_p = outputs["gap_logits"].softmax(-1)
+        conf, op = gap_p.max(-1)
+        steps = [({}, set()) for _ in range(n)]
+        gap_b = batch["gap_b"].tolist()
+        first = {}
+        for g, b in enumerate(gap_b):
+            first.setdefault(b, g)
+        candidates = [(float(conf[g]), b, g - first[b], GAP_OPS[int(op[g])]) for g, b in enumerate(gap_b)
+                      if int(op[g]) != GAP_ID["none"]]
+        for _, b, k, o in sorted(candidates, key=lambda c: -c[0]):
+            gaps = steps[b][0]
+            if k - 1 not in gaps and k + 1 not in gaps:
+                gaps[k] = o
+        slot_b = batch["slot_b"].tolist()
+        firsts = {}
+        for s, b in enumerate(slot_b):
+            firsts.setdefault(b, s)
+        for s, (b, u) in enumerate(zip(slot_b, outputs["unwrap_logits"].argmax(-1).tolist())):
+            if u:
+                steps[b][1].add(s - firsts[b])
+        # A slot both unwrapped and reduced: unwrap first, reduce at the next step.
+        for gaps, unwrap in steps:
+            for k in [k for k in gaps if k in unwrap or k + 1 in unwrap]:
+                del gaps[k]
+        return steps
+
+    @torch.no_grad()
+    def predict(self, texts: list[str]) -> list[str]:
+        """Answers from raw text: the network steps, the FluxEM executor reduces, until no step is left."""
+        was_training = self.training
+        self.eval()
+        states = [initial_state(t) for t in texts]
+        answers: list[str | None] = [None] * len(texts)
+        formats = ["fraction"] * len(texts)
+        active = list(range(len(texts)))
+        for n_step in range(MAX_STEPS):
+            if not active:
+                break
+            for i in [i for i in active if not states[i][1]]:
+                answers[i] = ""  # no number in the question
+            active = [i for i in active if answers[i] is None]
+            if not active:
+                break
+            batch = self._batch([states[i] for i in active])
+            outputs, _ = self.forward(batch)
+            if n_step == 0:
+                for j, i in enumerate(active):
+                    formats[i] = FORMATS[int(outputs["format_logits"][j].argmax())]
+            still = []
+            for i, (gaps, unwrap) in zip(active, self.decide(outputs, batch, len(active))):
+                ids, slots = states[i]
+                if not gaps and not unwrap:
+                    answers[i] = self._answer(slots, formats[i])
+                    continue
+                try:
+                    states[i] = step(ids, slots, gaps, unwrap)
+                except (StepError, ValueError, ZeroDivisionError, OverflowError):
+                    answers[i] = ""
+                    continue
+                still.append(i)
+            active = still
+        self.train(was_training)
+        return ["" if a is None else a for a in answers]
+
+    @staticmethod
+    def _answer(slots: list, fmt: str) -> str:
+        if len(slots) != 1 or not _numbers.is_exact(slots[0]):
+            return ""
+        return format_answer(_numbers.decode_exact(slots[0]), fmt)
+
+
+def build(cfg: Config) -> ReductionHybrid:
+    return ReductionHybrid(cfg.model)
