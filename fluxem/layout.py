@@ -12,7 +12,7 @@
 | DZERO     40:56  | 16   | exact integer (x) | 1 where p_i divides n                              | a * b, clip to 1         |
 | EXACT     56     | 1    | exact             | 1 if the residues hold the exact value (see below) | (set by the operators)   |
 | DIMS      57:64  | 7    | dimensions        | SI exponents (L, M, T, I, Θ, N, J)                 | dims(a * b)              |
-| OFFSET    64     | 1    | dimensions        | 1 for offset (affine) temperature units/points     | -                        |
+| OFFSET    64     | 1    | dimensions        | +1 point on °C/°F, -1 delta_degC/F difference, 0   | -                        |
 | UNIT_OFF  65     | 1    | dimensions        | a unit's additive offset to SI (273.15 for degC)   | -                        |
 | FEATURES  66:102 | 36   | network features  | bounded in [-1, 1]; see FEATURE_* below            | none (re-derived)        |
 | INTEGRAL  102    | 1    | exact             | 1 if EXACT and the exact value is an integer       | (set by the operators)   |
