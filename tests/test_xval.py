@@ -233,3 +233,17 @@ def test_hybrid_slot_features_is_checked(tmp_path):
     from fxlab import UserError
     with pytest.raises(UserError, match="model.slot_features.*fluxem, hidden"):
         make_cfg(tmp_path, slot_features="none")
+
+
+def test_log_scaling_variant_round_trips_and_clips(tmp_path):
+    model = build_model("xval", make_cfg(tmp_path, xval_scaling="log"))
+    model.value_scale.fill_(999.0)  # log10(1 + S) = 3
+    raw = torch.tensor([999.0, -999.0, 0.0, 9.0, 1e300, -math.inf], dtype=torch.float64)
+    m = model.normalize(raw)
+    assert m[:4].tolist() == pytest.approx([5.0, -5.0, 0.0, 5 / 3])
+    assert m[4:].tolist() == [INPUT_CLIP, -INPUT_CLIP]
+    for v in (0.0, 1.0, -7.0, 123.0, -98765.0):
+        assert model.denormalize(model.normalize(torch.tensor([v], dtype=torch.float64)).item()) == pytest.approx(v, rel=1e-5, abs=1e-5)
+    assert model.denormalize(INPUT_CLIP) == pytest.approx(10**30 - 1, rel=1e-5)  # clipped, finite
+    with pytest.raises(Exception, match="model.xval_scaling"):
+        make_cfg(tmp_path, xval_scaling="sqrt")

@@ -35,6 +35,7 @@ TASKS = ("arithmetic", "units", "mathds")
 DEVICES = ("auto", "cpu", "cuda")
 READOUTS = ("algebraic", "regression")
 SLOT_FEATURES = ("fluxem", "hidden")  # hybrid: what a span slot shows the network (see hybrid.py)
+XVAL_SCALINGS = ("linear", "log")  # xval: value normalization (see xval.py)
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ARITHMETIC_OPS = ("+", "-", "*")
 # mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
@@ -90,6 +91,7 @@ class ModelConfig:
     readout: str = "algebraic"  # hybrid only: "algebraic" | "regression"
     attn_window: int = 8  # hybrid only: local attention window
     slot_features: str = "fluxem"  # hybrid only: "fluxem" | "hidden" (ablation: slots carry the type, not the value)
+    xval_scaling: str = "linear"  # xval only: "linear" (the paper: 5 * v / max|v|) | "log" (signed log, a variant)
     answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
 
 
@@ -353,6 +355,8 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     need(m.attn_window >= 1, "model.attn_window", "must be >= 1")
     need(m.slot_features in SLOT_FEATURES, "model.slot_features",
          f"must be one of {', '.join(SLOT_FEATURES)}, got {m.slot_features!r}")
+    need(m.xval_scaling in XVAL_SCALINGS, "model.xval_scaling",
+         f"must be one of {', '.join(XVAL_SCALINGS)}, got {m.xval_scaling!r}")
     need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
          f"got {m.answer_order!r}")
     for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):

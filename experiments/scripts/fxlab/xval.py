@@ -27,6 +27,11 @@ the training range), for the input multiplier, the regression target and the reg
 no input can blow up activations (a value 10x beyond the largest training value saturates; an
 astronomically large literal is clipped, never inf/NaN). The predicted value is m_hat * S / 5.
 
+`model.xval_scaling: log` is a variant, NOT the paper: m = 5 * sign(v) * log10(1 + |v|) / log10(1 + S)
+(same S, same clip; the value is recovered by the inverse). It gives xVal the dynamic range that max-abs
+scaling lacks (single-digit operands next to 10^6 products) and turns products into sums of embedding
+scales. It is reported as a separate, favourable-to-xVal column; the default "linear" is the paper's.
+
 Written form. Exact match needs the answer string, so the regressed value is rounded the way the task
 writes its targets: arithmetic -> the nearest integer (`str(round(v))`); units -> `fluxem.format_value`
 (six significant digits). `median_rel_error` (eval.py) measures how close the regression is.
@@ -126,7 +131,7 @@ class XValModel(nn.Module):
 
     def __init__(self, mc: ModelConfig, task: str):
         super().__init__()
-        self.task, self.max_seq_len = task, mc.max_seq_len
+        self.task, self.max_seq_len, self.scaling = task, mc.max_seq_len, mc.xval_scaling
         C = mc.hidden_dim
         self.wte = nn.Embedding(VOCAB_SIZE, C)
         self.drop = nn.Dropout(mc.dropout)
@@ -152,12 +157,24 @@ class XValModel(nn.Module):
     # ---------------------------------------------------------------- values
 
     def normalize(self, values: torch.Tensor) -> torch.Tensor:
-        """Raw values (float64) -> 5 * v / S, clipped to [-INPUT_CLIP, INPUT_CLIP] (inf too), float32."""
-        m = SCALE_RANGE * values.double() / self.value_scale
-        return m.nan_to_num(0.0).clamp(-INPUT_CLIP, INPUT_CLIP).float()
+        """Raw values (float64) -> m, clipped to [-INPUT_CLIP, INPUT_CLIP] (inf too), float32.
+        linear: m = 5 * v / S; log: m = 5 * sign(v) * log10(1 + |v|) / log10(1 + S)."""
+        v = values.double().nan_to_num(0.0)  # +-inf -> +-float64 max, clipped below
+        if self.scaling == "log":
+            m = SCALE_RANGE * v.sign() * torch.log10(1 + v.abs()) / math.log10(1 + float(self.value_scale))
+        else:
+            m = SCALE_RANGE * v / self.value_scale
+        return m.clamp(-INPUT_CLIP, INPUT_CLIP).float()
 
     def denormalize(self, m: float) -> float:
-        return float(m) * float(self.value_scale) / SCALE_RANGE
+        """The inverse of `normalize` (inf where the value exceeds the float range)."""
+        m, S = float(m), float(self.value_scale)
+        if self.scaling == "log":
+            try:
+                return math.copysign(10 ** (abs(m) * math.log10(1 + S) / SCALE_RANGE) - 1, m)
+            except OverflowError:
+                return math.copysign(math.inf, m)
+        return m * S / SCALE_RANGE
 
     def format_value(self, value: float) -> str:
         """The written form of a regressed value: an integer for arithmetic, format_value for units."""
