@@ -57,8 +57,20 @@ parse_unit("ft^2")`. They take no further exponent ("sq ft^2" is malformed); low
 `unit_spellings()` includes spellings that are also English words (`in`, `min`, `as` = attosecond,
 `am` = attometre, `pt`, `cup`, `day`, `us`); a text scanner must use context to reject them.
 
-Temperature convention: converting a temperature *point* applies the offset (100 degC -> 373.15 K ->
-212 degF). Addability means "same dimension vector", so degC, degF and K are all addable.
+Temperature convention (pint's): converting a temperature *point* applies the offset (100 degC ->
+373.15 K -> 212 degF). Addability means "same dimension vector", so degC, degF and K are all addable.
+A point on an offset scale (degC, degF) and a difference on one (delta_degC, delta_degF) never convert
+into each other (`check_convertible`); K and degR are absolute and convert to both. Adding and
+subtracting quantities (points, differences) is `QuantityEncoder.add`/`sub`.
+
+Dimensionless and numeric units: `%` / `percent` is 1/100 (pint's percent). Fuel consumption
+`L/100km` (`l/100km`, spaces allowed) is the only unit with a number in it: 1e-8 m^2 exactly, whose
+dimension is an area (volume / length).
+
+Exact values: `convert_exact` and `to_si_exact` compute with the exact factors and offsets and return a
+`Fraction` for int / Fraction / Decimal / float inputs; `format_value` rounds the true value of any of
+these to six significant digits, ties to even, so an exact conversion prints its correctly rounded
+answer (32 degF -> "0" degC; 0.391325 in -> "9.93966" mm, a tie).
 """
 
 from __future__ import annotations
