@@ -272,3 +272,99 @@ def test_core_imports_without_torch():
     code = "import sys; sys.modules['torch'] = None; import fluxem; fluxem.NumberEncoder().encode(1); print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+# ----------------------------------------------------------------------------- raw vector sums (issue 9.16)
+
+
+def test_readme_first_claim_raw_sum_decodes():
+    # The README's first claim, to the letter: the linear channel of a raw vector sum holds the sum.
+    assert enc.decode(enc.encode(2) + enc.encode(3)) == 5.0
+    assert enc.decode(enc.encode([1.5, 2]) - enc.encode([0.5, 7])).tolist() == [1.0, -5.0]
+
+
+def test_raw_sum_in_exact_decoders_and_operators_gets_the_right_hint():
+    raw = enc.encode(2) + enc.encode(3)
+    for call in (lambda: enc.decode_int(raw), lambda: enc.is_exact(raw), lambda: enc.add(raw, enc.encode(1))):
+        with pytest.raises(ValueError, match=r"raw vector sum.*enc\.add") as info:
+            call()
+        assert "QuantityEncoder" not in str(info.value)
+    q = fluxem.QuantityEncoder().encode(3, "km")
+    with pytest.raises(ValueError, match="QuantityEncoder"):
+        enc.decode(q)
+
+
+# ----------------------------------------------------------------------------- API edges (issue 9.20)
+
+
+def test_nd_arrays_keep_their_shape():
+    grid = np.arange(6).reshape(2, 3)
+    E = enc.encode(grid)
+    assert E.shape == (2, 3, 128)
+    np.testing.assert_array_equal(E[1, 2], enc.encode(np.arange(6))[5])
+    assert enc.decode(E).shape == (2, 3) and enc.decode(E)[1, 2] == 5.0
+    assert enc.decode_int(E) == [[0, 1, 2], [3, 4, 5]]
+    assert enc.is_exact(E).shape == (2, 3)
+    assert enc.encode([[1.5, 2], [3, 4]]).shape == (2, 2, 128)
+    assert enc.encode(np.array(7)).shape == (128,)
+
+
+@pytest.mark.parametrize("bad", [[1, True], [2.5, np.bool_(True)], np.array([1, True], dtype=object), [[1], [False]]])
+def test_bool_inside_a_list_is_refused_like_a_scalar_bool(bad):
+    with pytest.raises(TypeError, match="bool"):
+        enc.encode(bad)
+
+
+def test_float32_exactness_follows_its_own_integer_range():
+    # float32 holds every integer only up to 2**24: 3e10 is the float32 30000001024, which nobody means
+    big = np.float32(3e10)
+    assert float(big) == 30000001024.0
+    for x in (big, np.array([big]), [big]):
+        e = enc.encode(x)
+        assert not np.any(enc.is_exact(e)) and np.all(enc.decode(e) == 30000001024.0)
+    assert enc.is_exact(enc.encode(np.float32(2**24))) and not enc.is_exact(enc.encode(np.float32(2**24 + 2)))
+    assert not enc.is_exact(enc.encode(np.float16(4096)))  # float16: integers exact only up to 2**11
+    assert enc.decode_int(enc.encode(np.float16(2048))) == 2048
+
+
+# ----------------------------------------------------------------------------- out= and the fast paths (issue 10)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_encode_into_a_caller_buffer(order):
+    values = np.random.default_rng(3).integers(-(10**15), 10**15, 5000)
+    buf = np.full((5000, 128), np.nan, order=order)  # garbage in: every channel must be written
+    assert enc.encode(values, out=buf) is buf
+    np.testing.assert_array_equal(buf, enc.encode(values))
+    floats = np.random.default_rng(4).normal(size=5000) * 1e6
+    enc.encode(floats, out=buf)  # reuse: the previous (exact) content must not leak through
+    np.testing.assert_array_equal(buf, enc.encode(floats))
+    one = np.empty(128)
+    np.testing.assert_array_equal(enc.encode(12, out=one), enc.encode(12))
+
+
+@pytest.mark.parametrize("bad", [np.empty((3, 128), dtype=np.float32), np.empty((4, 128)), np.empty(128), [0.0] * 128])
+def test_bad_out_is_refused(bad):
+    with pytest.raises(ValueError, match="out must be"):
+        enc.encode([1, 2, 3], out=bad)
+
+
+def test_small_lists_and_batches_agree_on_all_exact_channels():
+    xs = [0, -1, 7, 2**53, -(10**40), 2.5, -0.0, 1e300, 65521, 65521 * 65519]
+    small, batch = enc.encode(xs), enc.encode(np.array(xs, dtype=object))
+    cols = np.r_[0:5, L.LOG_SIGN, L.LOG_ZERO, L.RESIDUE.start : L.EXACT + 1, L.INTEGRAL, L.RESERVED.start : 128]
+    np.testing.assert_array_equal(small[:, cols], batch[:, cols])
+    np.testing.assert_allclose(small[:, L.FEATURES], batch[:, L.FEATURES], rtol=0, atol=1.2e-7)
+    assert enc.decode_int(small[:5]) == xs[:5]
+
+
+def test_span_vectors_encode_exact_literals():
+    pytest.importorskip("torch")
+    from fluxem.nn import span_vectors
+
+    spans = fluxem.detect_spans("What is 0.1 + 12 * -3 - 2.5? convert 5 km to m")
+    V = span_vectors(spans)
+    numbers = [i for i, s in enumerate(spans) if s.kind == "number"]
+    assert enc.decode_exact(V[numbers]) == [Fraction(1, 10), 12, -3, Fraction(5, 2)]
+    kinds = [s.kind for s in spans]
+    assert kinds[-2:] == ["quantity", "unit"] and V[-2, L.TYPE_QUANTITY] == 1 and V[-1, L.TYPE_UNIT] == 1
