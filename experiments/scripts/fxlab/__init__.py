@@ -7,8 +7,9 @@
 | units_data.py    | units data generation                                                     |
 | token_model.py   | the character-level transformer baseline                                  |
 | hybrid.py        | the hybrid model: FluxEM span slots + transformer (SPEC section 5)        |
+| xval.py          | the xVal baseline (Golkar et al. 2023): scaled [NUM] tokens + number head  |
 | readout.py       | the hybrid's readouts (algebraic executor / regression ablation)          |
-| models.py        | model registry: name -> builder ("token_only", "hybrid")                  |
+| models.py        | model registry: name -> builder ("token_only", "xval", "hybrid")          |
 | loop.py          | the one training loop and the two-part checkpoint format                  |
 | metrics.py       | exact match, relative error, Wilson intervals, the results table          |
 | cli.py           | the flags every script shares and the exit-2 error wrapper                |
