@@ -100,7 +100,7 @@ def _dims_of(arr: np.ndarray) -> np.ndarray:
 
 
 class QuantityEncoder:
-    """Encode quantities (value + unit) and units; convert, compare dimensions, multiply and divide.
+    """Encode quantities (value + unit) and units; convert, compare dimensions, add, subtract, multiply, divide.
 
     >>> q = QuantityEncoder()
     >>> v = q.encode(3.5, "km")
@@ -148,7 +148,10 @@ class QuantityEncoder:
         return float(values[0]) if single else values
 
     def convert(self, e, unit: str | Unit) -> float | np.ndarray:
-        """The value of quantity e expressed in `unit`; ValueError if the dimensions differ.
+        """The value of quantity e expressed in `unit`, in float arithmetic (see `convert_exact`).
+
+        ValueError if the dimensions differ, or for a temperature difference to degC/degF or a point to
+        delta_degC/delta_degF (pint's rule).
 
         >>> round(QuantityEncoder().convert(QuantityEncoder().encode(60, "mph"), "km/h"), 9)
         96.56064
