@@ -200,8 +200,10 @@ def detect_spans(text: str) -> list[Span]:
 
 @lru_cache(maxsize=1)
 def _unit_table() -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
-    """Atomic spellings usable after a number, and for each first character the lengths, longest first."""
-    spellings = frozenset(s for s in unit_spellings() if _usable_spelling(s))
+    """Atomic spellings usable after a number, and for each first character the lengths, longest first.
+    Multi-word names are also listed with hyphens ("square-foot"), so that matching stays one set probe."""
+    usable = [s for s in unit_spellings() if _usable_spelling(s)]
+    spellings = frozenset(usable + [s.replace(" ", "-") for s in usable if " " in s])
     lengths: dict[str, set[int]] = {}
     for s in spellings:
         lengths.setdefault(s[0], set()).add(len(s))
@@ -508,11 +510,11 @@ class _Scanner:
         for length in self.lengths.get(t[j], ()):
             e = j + length
             spelling = t[j:e] if e <= n else ""
-            if spelling not in self.spellings and not ("-" in spelling and spelling.replace("-", " ") in self.spellings):
+            if spelling not in self.spellings:
                 continue
             if e < n and _is_word_char(t[e]) and t[e] not in _SUPERSCRIPTS:
                 continue
-            if (spelling == "in" or spelling.endswith(" in")) and not _INCH_CONTEXT.match(t, e):
+            if (spelling == "in" or spelling.endswith((" in", "-in"))) and not _INCH_CONTEXT.match(t, e):
                 continue
             return e
         return -1
