@@ -1,0 +1,178 @@
+"""The mathds reduction hybrid (fxlab/reducer.py): the executor's instructions, the answer format, the
+teacher, and the SPEC 5.1 boundary (inference never parses the question)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fxlab import mathds_oracle as O  # noqa: E402
+from fxlab import reducer as X  # noqa: E402
+from fxlab.hybrid import SLOT  # noqa: E402
+from fxlab.token_model import BOS, CHAR_TO_ID, EOS  # noqa: E402
+
+import fluxem  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "experiments" / "scripts"
+SAMPLE = ROOT / "experiments" / "mathds_sample"
+enc = fluxem.NumberEncoder()
+
+
+def _ids(text: str) -> list[int]:
+    """A state from a template: '#' is a slot."""
+    return [BOS] + [SLOT if c == "#" else CHAR_TO_ID[c] for c in text] + [EOS]
+
+
+def _text(ids) -> str:
+    return O.state_text(ids).replace(O.SLOT_CHAR, "#")
+
+
+def _values(slots) -> list:
+    return [enc.decode_exact(v) for v in slots]
+
+
+# ----------------------------------------------------------------------------- executor, one instruction each
+
+
+@pytest.mark.parametrize("op, a, b, expected", [
+    ("+", 7, -12, -5),
+    ("-", 7, -12, 19),
+    ("rsub", 7, -12, -19),
+    ("*", -123456789, 987654321, -123456789 * 987654321),
+    ("/", -409052, -5, Fraction(409052, 5)),
+    ("/", Fraction(3, 4), Fraction(-9, 8), Fraction(-2, 3)),
+    ("dist", 3, 10, 7),
+    ("dist", Fraction(-1, 2), -3, Fraction(5, 2)),
+])
+def test_each_gap_op_is_exact_fluxem_algebra(op, a, b, expected):
+    ids, slots = X.step(_ids("# ? #"), [enc.encode(a), enc.encode(b)], {0: op}, set())
+    assert _text(ids) == "#"
+    assert _values(slots) == [expected]
+    assert O.apply_exact(op, Fraction(a), Fraction(b)) == expected
+
+
+def test_gap_op_replaces_the_stretch_from_left_slot_to_right_slot():
+    ids, slots = X.step(_ids("Subtract # from #."), [enc.encode(3), enc.encode(10)], {0: "rsub"}, set())
+    assert _text(ids) == "Subtract #." and _values(slots) == [7]
+
+
+def test_unwrap_drops_the_two_tokens_around_a_slot():
+    ids, slots = X.step(_ids("#*(#)"), [enc.encode(2), enc.encode(-8)], {}, {1})
+    assert _text(ids) == "#*#" and _values(slots) == [2, -8]
+
+
+def test_parallel_gap_ops_and_unwraps_in_one_step():
+    vals = [enc.encode(v) for v in (2, 3, 4, 5, 6)]
+    ids, slots = X.step(_ids("(#)*# + #*# - #"), vals, {2: "*"}, {0})
+    assert _text(ids) == "#*# + # - #" and _values(slots) == [2, 3, 20, 6]
+    ids, slots = X.step(ids, slots, {0: "*"}, set())
+    assert _text(ids) == "# + # - #" and _values(slots) == [6, 20, 6]
+
+
+@pytest.mark.parametrize("gaps, unwrap", [
+    ({0: "+", 1: "+"}, set()),  # two ops share slot 1
+    ({2: "+"}, set()),  # no slot 3
+    ({}, {0}),  # slot 0 touches BOS
+    ({}, {5}),
+])
+def test_impossible_steps_are_refused(gaps, unwrap):
+    with pytest.raises(X.StepError):
+        X.step(_ids("#+#+#"), [enc.encode(v) for v in (1, 2, 3)], gaps, unwrap)
+
+
+def test_division_by_zero_is_an_error_not_an_answer():
+    with pytest.raises(ZeroDivisionError):
+        X.step(_ids("#/#"), [enc.encode(1), enc.encode(0)], {0: "/"}, set())
+
+
+@pytest.mark.parametrize("value, fmt, expected", [
+    (Fraction(-52304477, 3), "fraction", "-52304477/3"),
+    (Fraction(-52304477, 3), "decimal", "-52304477/3"),  # no exact decimal: fraction
+    (Fraction(-8034883919, 100000), "decimal", "-80348.83919"),
+    (Fraction(4805486072, 10**11), "decimal", "0.04805486072"),
+    (Fraction(1, 8), "fraction", "1/8"),
+    (Fraction(1, 8), "decimal", "0.125"),
+    (Fraction(10, 5), "decimal", "2"),
+    (0, "decimal", "0"),
+    (-7, "fraction", "-7"),
+])
+def test_answer_format_follows_the_generator(value, fmt, expected):
+    assert X.format_answer(value, fmt) == expected
+
+
+# ----------------------------------------------------------------------------- teacher
+
+
+@pytest.mark.parametrize("text, gaps, unwrap", [
+    ("What is # - (# + #)?", {1: "+"}, set()),
+    ("Calculate # - # + #.", {0: "-"}, set()),  # left to right
+    ("# + # * # - #", {1: "*"}, set()),  # precedence
+    ("#/#*#", {0: "/"}, set()),
+    ("(#)*# - #/#", {2: "/"}, {0}),
+    ("((#))", {}, {0}),
+    ("What is # less than #?", {0: "rsub"}, set()),
+    ("What is the distance between # and #?", {0: "dist"}, set()),
+    ("Divide # by #.", {0: "/"}, set()),
+    ("Product of # and #.", {0: "*"}, set()),
+    ("What is #?", {}, set()),
+])
+def test_teacher_actions(text, gaps, unwrap):
+    assert O.actions(text.replace("#", O.SLOT_CHAR)) == (gaps, unwrap)
+
+
+def _sample_questions(limit_per_file: int):
+    for path in sorted(SAMPLE.glob("*/arithmetic__*.txt")):
+        if "nearest_integer_root" in path.name:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        yield from ((path.stem, q, a) for q, a in list(zip(lines[::2], lines[1::2]))[:limit_per_file])
+
+
+def test_teacher_reduction_reproduces_every_sample_answer():
+    """The FluxEM executor, driven by the teacher's steps, gives the dataset's answer string exactly."""
+    failures = [(m, q, a) for m, q, a in _sample_questions(25) if not O.teacher_states(q, a)]
+    assert not failures, failures[:5]
+
+
+def test_teacher_refuses_a_wrong_target():
+    assert O.teacher_states("What is 2 + 3?", "6") == []
+
+
+# ----------------------------------------------------------------------------- SPEC 5.1 boundary
+
+
+def test_reducer_does_not_parse_text():
+    tree = ast.parse((SCRIPTS / "fxlab" / "reducer.py").read_text())
+    top_imports = {a.name for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    modules = {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
+    assert "re" not in top_imports and "fxlab.mathds_oracle" not in modules
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not calls & {"eval", "exec", "compile"}
+
+
+def test_predict_runs_without_the_teacher(tmp_path):
+    """predict() works with the teacher module made unimportable: inference never consults it."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(SCRIPTS)!r})
+sys.modules["fxlab.mathds_oracle"] = None  # any import of the teacher now fails
+import torch
+torch.manual_seed(0)
+from fxlab.config import ModelConfig
+from fxlab.reducer import ReductionHybrid
+model = ReductionHybrid(ModelConfig(hidden_dim=32, num_layers=1, num_heads=2, attn_window=2))
+out = model.predict(["What is 2 + 3?", "Calculate (-5)*7 - 2/4.", "no numbers"])
+assert len(out) == 3 and all(isinstance(a, str) for a in out), out
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
