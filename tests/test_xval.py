@@ -247,3 +247,9 @@ def test_log_scaling_variant_round_trips_and_clips(tmp_path):
     assert model.denormalize(INPUT_CLIP) == pytest.approx(10**30 - 1, rel=1e-5)  # clipped, finite
     with pytest.raises(Exception, match="model.xval_scaling"):
         make_cfg(tmp_path, xval_scaling="sqrt")
+
+
+def test_xval_doctests():
+    import doctest
+    result = doctest.testmod(xval)
+    assert result.failed == 0 and result.attempted > 0
