@@ -464,14 +464,23 @@ def test_exact_matches_fraction_reference(digits, places, sign, exponent):
     literal = sign + literal + (f"e{exponent}" if exponent is not None else "")
     reference = Fraction(literal.lstrip("+"))
     spans = detect_spans(f"x = {literal} ok")
-    nearest = float(literal)  # inf on overflow, 0.0 on underflow
-    if reference != 0 and nearest in (0.0, math.inf):  # not a finite non-zero float: no span at all
+    nearest = float(literal)  # ±inf on overflow, 0.0 on underflow
+    if reference != 0 and (nearest == 0.0 or not math.isfinite(nearest)):  # no span at all
         assert spans == []
         return
     (span,) = spans
     integer_literal = places == 0 and exponent is None
     assert type(span.exact) is (int if integer_literal else Fraction) and span.exact == reference
     assert span.value == (int(reference) if integer_literal else nearest)
+
+
+def test_values_at_the_float_limits():
+    """Just inside the float range a literal is read; just outside (either sign) it gives no span."""
+    for literal in ("1.7976931348623157e308", "-179769313e300", "4.9e-324", "2.2250738585072014e-308"):
+        (span,) = detect_spans(literal)
+        assert span.value == float(literal) and span.exact == Fraction(literal), literal
+    for literal in ("1.7976931348623159e308", "-179769314e300", "2e-324", "-1e-400"):
+        assert detect_spans(literal) == [], literal
 
 
 def test_long_exponents_are_refused_whole_and_not_reread():
