@@ -15,6 +15,9 @@ from .layout import PRIMES
 PRIME_ARRAY = np.array(PRIMES, dtype=np.int64)  # (K,)
 MODULUS = math.prod(PRIMES)  # M, about 1.13e77
 HALF_MODULUS = MODULUS // 2
+# n = sum(r_i * c_i) mod M with c_i = (M / p_i) * ((M / p_i)^-1 mod p_i): the textbook CRT, for few rows
+_CRT_COEFFS = [(MODULUS // p) * pow(MODULUS // p, -1, p) for p in PRIMES]
+_SMALL_CRT = 32
 
 
 def _prime_factors(n: int) -> list[int]:
@@ -87,6 +90,12 @@ def crt_decode(residues: np.ndarray) -> list[int]:
     [5, -7]
     """
     r = np.asarray(residues, dtype=np.int64)
+    if len(r) <= _SMALL_CRT:  # NumPy's per-call overhead dominates: sum r_i * c_i mod M in Python ints
+        out = []
+        for row in r.tolist():
+            n = sum(x * c for x, c in zip(row, _CRT_COEFFS)) % MODULUS
+            out.append(n - MODULUS if n >= HALF_MODULUS else n)
+        return out
     inv = _garner_inverses()
     digits = np.empty_like(r)  # mixed-radix digits, (N, K)
     for i, p in enumerate(PRIMES):

@@ -733,6 +733,14 @@ class NumberEncoder:
     def _finish(self, exact_results: dict, float_values, single):
         """Re-derive every channel: exact rows from their exact values, the rest from float values."""
         rows = sorted(i for i, v in exact_results.items() if v is not None)
+        if len(float_values) <= _SMALL_LIST:  # the pure-Python path: what a step-by-step executor hits
+            float_values = np.asarray(float_values, dtype=np.float64)
+            _check_finite(float_values)
+            parts = [(v + 0.0, None, None) for v in float_values.tolist()]  # never exact; -0.0 -> 0.0
+            for i in rows:
+                parts[i] = _normalize(exact_results[i])
+            out = _rows_to_array(parts)
+            return out[0] if single else out
         if rows:
             exact_vals = np.array([float(exact_results[i]) for i in rows])
             float_values = np.array(float_values, dtype=np.float64)
