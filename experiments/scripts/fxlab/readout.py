@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 import fluxem
+import fluxem.units
 from fluxem.units import canonical_si_unit
 from fxlab import UserError
 
@@ -97,7 +100,7 @@ def execute(roles: list[str], vectors: np.ndarray, spans: list, answer_type: str
             return _execute_compare(roles, vectors)
         if "to" in roles:
             return _execute_convert(roles, vectors, spans)
-        return _execute_terms(roles, vectors, answer_type)
+        return _execute_terms(roles, vectors, answer_type, spans)
     except (ValueError, ZeroDivisionError):
         return ""
 
@@ -114,20 +117,37 @@ def _execute_convert(roles, vectors, spans) -> str:
     targets = [s for r, s in zip(roles, spans) if r == "to"]
     if len(sources) != 1 or len(targets) != 1 or targets[0].unit is None:
         return ""
-    value = _quantities.convert(sources[0], targets[0].unit)
+    source = next(s for r, s in zip(roles, spans) if r == "+")
+    if source.kind == "quantity" and source.exact is not None:
+        # An exact literal times exact unit factors (offsets included) is exact, so format_value rounds
+        # the true value (no float tie-breaking misses such as 0.391325 in -> 9.939655 mm).
+        value = fluxem.units.convert_exact(source.exact, source.unit, targets[0].unit)
+    else:
+        value = _quantities.convert(sources[0], targets[0].unit)
     return f"{fluxem.format_value(value)} {targets[0].unit}"
 
 
-def _execute_terms(roles, vectors, answer_type) -> str:
+def _exact_si(span):
+    """The exact SI value of a number or quantity span (None if the span has no exact value)."""
+    if span is None or span.exact is None:
+        return None
+    return fluxem.units.to_si_exact(span.exact, span.unit) if span.kind == "quantity" else Fraction(span.exact)
+
+
+def _execute_terms(roles, vectors, answer_type, spans=None) -> str:
     """Sum of signed products: '+'/'-' open a term, '*'/'/' fold into it (standard precedence)."""
     quantity = answer_type == "quantity"
     ops = _quantities if quantity else _numbers
-    terms: list[list] = []  # [sign, embedding]
-    for role, v in zip(roles, vectors):
+    spans = spans if spans is not None else [None] * len(roles)
+    terms: list[list] = []  # [sign, embedding, exact SI value or None]
+    for role, v, span in zip(roles, vectors, spans):
+        x = _exact_si(span) if quantity else None
         if role in ("+", "-"):
-            terms.append([role, v])
+            terms.append([role, v, x])
         elif role in ("*", "/") and terms:
-            terms[-1][1] = ops.mul(terms[-1][1], v) if role == "*" else ops.div(terms[-1][1], v)
+            t = terms[-1]
+            t[1] = ops.mul(t[1], v) if role == "*" else ops.div(t[1], v)
+            t[2] = None if t[2] is None or x is None else (t[2] * x if role == "*" else t[2] / x)
         elif role != "none":
             return ""
     if not terms:
@@ -135,7 +155,7 @@ def _execute_terms(roles, vectors, answer_type) -> str:
     if quantity:
         return _quantity_answer(terms)
     total = _numbers.encode(0)
-    for sign, v in terms:
+    for sign, v, _ in terms:
         total = _numbers.add(total, v) if sign == "+" else _numbers.sub(total, v)
     if _numbers.is_exact(total):
         return str(_numbers.decode_int(total))
@@ -145,11 +165,11 @@ def _execute_terms(roles, vectors, answer_type) -> str:
 def _quantity_answer(terms) -> str:
     if len(terms) != 1 or terms[0][0] != "+":
         return ""  # sums of quantities are not part of the units task
-    v = terms[0][1]
+    _, v, exact = terms[0]
     unit = canonical_si_unit(_quantities.dimensions(v))
-    if not unit:
-        return fluxem.format_value(_quantities.si_value(v))
-    return f"{fluxem.format_value(_quantities.convert(v, unit))} {unit}"
+    # The canonical SI unit has factor 1 and no offset, so the exact SI value is the answer's value.
+    value = exact if exact is not None else (_quantities.si_value(v) if not unit else _quantities.convert(v, unit))
+    return f"{fluxem.format_value(value)} {unit}" if unit else fluxem.format_value(value)
 
 
 # ----------------------------------------------------------------------------- ablation
