@@ -194,7 +194,11 @@ class HybridModel(nn.Module):
         return self.readout.roles(outputs, items)
 
 
-def build(cfg: Config) -> HybridModel:
+def build(cfg: Config) -> nn.Module:
+    if cfg.task == "mathds":  # real arithmetic text: the iterative-reduction hybrid (SPEC 5.1)
+        from fxlab.reducer import ReductionHybrid
+
+        return ReductionHybrid(cfg.model)
     model = HybridModel(cfg.model, cfg.task)
     model.token_cache.attach(cfg.data_path)  # train/val tokens: <data_dir>/tokenized/*.npz
     return model
