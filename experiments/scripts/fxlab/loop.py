@@ -16,7 +16,8 @@ loss stops training (exit 2) and keeps the last good checkpoint.
 
 Schedule: AdamW (weight decay on matrices only), linear warmup over `training.warmup_steps`, then cosine
 decay to 10% of the peak at the end of `training.epochs`. The schedule depends on the planned number of
-epochs, so `--resume` must use the same `--epochs` as the interrupted run (checked; exit 2 otherwise).
+epochs, so `--resume` must use the same `--epochs` as the interrupted run (checked; exit 2 otherwise). `--resume` on a
+run directory without a last checkpoint (a run stopped in its first epoch) starts from epoch 1.
 
 Validation runs `model.predict` on val texts (exact match) every `training.eval_every` epochs and at the
 last epoch. With `training.patience > 0`, training stops after `patience` validations without a strictly
@@ -518,6 +519,13 @@ def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState
     if resume:
         tidy_checkpoint(out / "last")
         tidy_checkpoint(out / "best")
+    if resume and not (out / "last.json").exists() and not (out / "last.pt").exists():
+        # A run stopped before its first epoch ended (or never started) has nothing to resume; starting
+        # it from the beginning is what resuming it means, so a requeued `--resume` job just works.
+        print(f"[{model_name}] nothing to resume in {out} (no last.json: no epoch was completed); starting "
+              "from epoch 1", flush=True)
+        resume = False
+    if resume:
         state = _resume(ctx)
     else:
         _start_fresh(out, model_name)
@@ -565,8 +573,10 @@ def _train_locked(model_name: str, cfg: Config, resume: bool) -> dict:
               f"{_saved_epoch(ctx['out'])}; resume with the same command plus --resume", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     except Diverged as e:
-        raise Diverged(f"training diverged: {e}; stopped, and {ctx['out'] / 'last.pt'} keeps the last good "
-                       f"state (epoch {_saved_epoch(ctx['out'])}); lower training.learning_rate "
+        saved = _saved_epoch(ctx["out"])
+        kept = (f"{ctx['out'] / 'last.pt'} keeps the last good state (epoch {saved})" if saved
+                else "no checkpoint was saved")
+        raise Diverged(f"training diverged: {e}; stopped, and {kept}; lower training.learning_rate "
                        f"(now {t.learning_rate:g}) and retrain") from None
     if state.stopped_early:
         print(f"[{model_name}] early stop: no val improvement in {t.patience} evals")
