@@ -9,7 +9,12 @@ config) for each model (by default token_only and hybrid, plus xval if train_xva
 the model's `predict` on the raw test texts and writes into <results_dir>:
     predictions/<model>/<split>.jsonl   id, text, target, prediction, correct, rel_error
     metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
-    plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed)
+                                        merged into an existing metrics.json: the entries of models and
+                                        splits evaluated now are replaced, all others are kept
+    plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed; a
+                                        plot whose x takes one value only, e.g. units n_ops, is skipped)
+An empty test split, a checkpoint of another model or config, or a damaged checkpoint exits 2 with a
+one-line message.
 Every number printed comes from running a checkpoint on the files. `--data FILE.jsonl` (repeatable) also
 evaluates FILE (records need id, text, target); its results go under the file stem. FILE may also be in
 mathematics_dataset's two-line format (a question line, then its answer line), e.g.
@@ -30,7 +35,7 @@ from fxlab import UserError
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
 from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, read_jsonl, write_jsonl
-from fxlab.loop import load_checkpoint, predict_texts, run_dir
+from fxlab.loop import load_checkpoint, load_weights, predict_texts, run_dir, run_lock
 from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
 from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize
 from fxlab.models import MODELS, build_model
@@ -76,9 +81,10 @@ def load_trained(name: str, cfg: Config, device: str) -> torch.nn.Module:
     """The model `name` with the weights of its best validation checkpoint."""
     hint = (f"run {TRAIN_SCRIPTS.get(name, 'training')} --config {cfg.source} first "
             "(or choose models with --models)")
-    tensors, meta = load_checkpoint(run_dir(cfg, name) / "best", cfg, hint)
+    stem = run_dir(cfg, name) / "best"
+    tensors, meta = load_checkpoint(stem, cfg, hint, name)
     model = build_model(name, cfg)
-    model.load_state_dict(tensors["model"])
+    load_weights(model, tensors["model"], stem.with_suffix(".pt"))
     state = meta["state"]
     print(f"[{name}] loaded best.pt: epoch {state['best_epoch']}, "
           f"val exact match {100 * state['best_val_exact_match']:.1f}%", flush=True)
@@ -102,6 +108,23 @@ def evaluate_model(name: str, model, datasets: dict, cfg: Config) -> tuple[dict,
     return summaries, rows
 
 
+def merge_metrics(path: Path, new: dict) -> dict:
+    """`new` merged into the metrics already in `path`: evaluating some models (or splits) again replaces
+    only those entries; results of models not evaluated now are kept (and said to be kept)."""
+    if not path.is_file():
+        return new
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        old = None
+    if not isinstance(old, dict) or not all(isinstance(v, dict) for v in old.values()):
+        raise UserError(f"{path} is not a metrics file of eval.py; move it away (it would be overwritten)")
+    kept = sorted(set(old) - set(new))
+    if kept:
+        print(f"info: keeping the earlier results of {', '.join(kept)} in {path}")
+    return {**old, **{m: {**old.get(m, {}), **splits} for m, splits in new.items()}}
+
+
 def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
     """Exact match by n_ops and by operand digits, per model, over all evaluated records."""
     try:
@@ -119,9 +142,15 @@ def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         plotted = False
+        xs_seen = {r[key] for rows in rows_by_model.values() for split_rows in rows.values() for r in split_rows
+                   if r.get(key) is not None}
+        if len(xs_seen) < 2:  # one point per model says nothing (e.g. units items all have n_ops = 1)
+            if xs_seen:
+                print(f"info: skipping {fname}: every record has {key} = {xs_seen.pop()}")
+            continue
         for model, rows in rows_by_model.items():
             groups: dict[int, list[bool]] = {}
-            for row in (r for split_rows in rows.values() for r in split_rows if r[key] is not None):
+            for row in (r for split_rows in rows.values() for r in split_rows if r.get(key) is not None):
                 groups.setdefault(row[key], []).append(row["correct"])
             if groups:
                 xs = sorted(groups)
@@ -157,7 +186,9 @@ def _main(argv) -> int:
         metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
         for split, rows in rows_by_model[name].items():
             write_jsonl(out / "predictions" / name / f"{split}.jsonl", rows)
-    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
+    with run_lock(out):  # two evals merging into one metrics.json at once would lose one's results
+        metrics = merge_metrics(out / "metrics.json", metrics)
+        atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
     print()
     print(format_table(metrics, cfg.task))
     print()
