@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import doctest
 import json
+import shutil
 
 import pytest
 from conftest import script_args
 
 import eval as eval_script
 import generate_data
+import make_stress_data
 import train_token_only
 from fxlab import data, metrics, token_model
 from fxlab.config import REPO_ROOT
@@ -170,3 +172,76 @@ def test_eval_rejects_a_checkpoint_of_another_config(pipeline, capsys):
     with pytest.raises(SystemExit) as exc:
         eval_script.main(base + ["--models", "token_only", "--set", "model.hidden_dim=64"])
     assert exc.value.code == 2 and "different config" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- reliability (issue 9)
+
+
+def test_empty_test_split_exits_2_instead_of_reporting_0_percent(pipeline, tmp_path, capsys):
+    root, base, _ = pipeline
+    copy = tmp_path / "data"
+    shutil.copytree(root / "data", copy)
+    (copy / "test_id.jsonl").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        eval_script.main(base + ["--models", "token_only", "--set", f"paths.data_dir={copy}"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "test_id.jsonl has no records" in err and "\n" not in err, err
+
+
+def test_eval_of_one_model_keeps_the_other_models_results(pipeline, capsys):
+    root, base, _ = pipeline
+    path = root / "results" / "metrics.json"
+    before = path.read_bytes()
+    earlier = {"exact_match": 0.5, "median_rel_error": 0.0, "exact_match_ci95": [0.1, 0.9], "n": 4}
+    path.write_text(json.dumps({"hybrid": {"test_id": earlier}, "token_only": {"my_old_probe": earlier}}))
+    try:
+        capsys.readouterr()
+        assert eval_script.main(base + ["--models", "token_only"]) == 0
+        assert "keeping the earlier results of hybrid" in capsys.readouterr().out
+        m = json.loads(path.read_text())
+        assert m["hybrid"] == {"test_id": earlier}
+        assert {"test_id", "my_old_probe"} <= set(m["token_only"]) and m["token_only"]["test_id"]["n"] == 40
+    finally:
+        path.write_bytes(before)
+
+
+def test_eval_refuses_a_checkpoint_of_the_other_model(pipeline, capsys):
+    root, base, _ = pipeline
+    results = root / "results"
+    (results / "hybrid").mkdir(exist_ok=True)
+    for name in ("best.pt", "best.json"):
+        shutil.copy(results / "token_only" / name, results / "hybrid" / name)
+    try:
+        with pytest.raises(SystemExit) as exc:
+            eval_script.main(base + ["--models", "hybrid"])
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and "checkpoint of model 'token_only', not 'hybrid'" in err and "\n" not in err
+    finally:
+        shutil.rmtree(results / "hybrid")
+
+
+def test_single_valued_plots_are_skipped(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rows = {"m": {"s": [{"n_ops": 1, "max_operand_digits": d, "correct": d < 3} for d in (1, 2, 3)]}}
+    saved = eval_script.save_plots(rows, tmp_path)
+    assert [p.name for p in saved] == ["exact_match_by_magnitude.png"]
+    assert "skipping exact_match_by_n_ops.png: every record has n_ops = 1" in capsys.readouterr().out
+
+
+def test_make_stress_data_help_describes_every_flag():
+    parser = make_stress_data.build_parser()
+    flags = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert {a.dest for a in flags} == {"task", "out", "n", "seed"}
+    assert all(a.help and len(a.help) > 15 for a in flags)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--task", "arithmetic", "--out", "{tmp}/x.jsonl", "--n", "0"], "--n must be >= 1"),
+    (["--task", "arithmetic", "--out", "{tmp}/x.jsonl", "--seed", "99999999999999999999"], "--seed must be"),
+    (["--task", "arithmetic", "--out", "{tmp}"], "is a folder"),
+])
+def test_make_stress_data_errors_are_one_line(tmp_path, capsys, argv, expected):
+    with pytest.raises(SystemExit) as exc:
+        make_stress_data.main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and expected in err and "\n" not in err, err

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import operator
 import random
 import sys
 from pathlib import Path
 
 import fluxem
+from fxlab import UserError
+from fxlab.cli import run_main
+from fxlab.config import SEED_MAX
+from fxlab.data import write_jsonl
+
+PROG = "make_stress_data.py"
 
 UNIT_SETS = {
     "pressure": ["Pa", "kPa", "MPa", "bar", "atm", "psi", "mmHg", "torr"],
@@ -70,7 +75,7 @@ def units_records(n: int, seed: int) -> list[dict]:
     try:
         import pint
     except ImportError:
-        raise SystemExit("make_stress_data.py --task units needs pint (pip install pint): targets come from it") from None
+        raise UserError("--task units needs pint (pip install pint): the targets come from it") from None
     ureg = pint.UnitRegistry()
     rng = random.Random(seed)
     records = []
@@ -85,19 +90,38 @@ def units_records(n: int, seed: int) -> list[dict]:
     return records
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=["arithmetic", "units"], required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args(argv)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=["arithmetic", "units"], required=True,
+                        help="which stress set: arithmetic expressions, or unit conversions (needs pint)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl",
+                        help="the JSONL file to write (its folder is created); evaluate it with "
+                             "eval.py --data FILE.jsonl")
+    parser.add_argument("--n", type=int, default=600, help="number of records (default: 600)")
+    parser.add_argument("--seed", type=int, default=2026,
+                        help="seed of the generator, in [0, 2**32 - 1]; the same seed gives the same bytes "
+                             "(default: 2026)")
+    return parser
+
+
+def _main(argv) -> int:
+    args = build_parser().parse_args(argv)
+    if args.n < 1:
+        raise UserError(f"--n must be >= 1, got {args.n}")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise UserError(f"--seed must be an integer in [0, {SEED_MAX}], got {args.seed}")
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder; give a file name such as {args.out / 'stress.jsonl'}")
     make = arithmetic_records if args.task == "arithmetic" else units_records
     records = make(args.n, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
+    write_jsonl(args.out, records)  # atomic, and readable by others (umask), like every output file
     print(f"wrote {len(records)} {args.task} records to {args.out}")
     return 0
+
+
+def main(argv=None) -> int:
+    return run_main(PROG, _main, argv)
 
 
 if __name__ == "__main__":
