@@ -214,11 +214,12 @@ def test_small_splits_records_and_disjointness(small_splits):
     assert len(set(val)) == len(val) and not train & set(val)
     for split in ALL_TESTS:
         assert not train & {r["text"] for r in small_splits[split]}, split
-    # val spreads evenly over module x difficulty (350 over 21 files: 16 or 17 each)
+    # val spreads evenly over module x difficulty (the largest remainder goes to the first files)
     per_file = {}
     for r in small_splits["val"]:
         per_file[(r["module"], r["difficulty"])] = per_file.get((r["module"], r["difficulty"]), 0) + 1
-    assert len(per_file) == n_files and set(per_file.values()) == {16, 17}
+    q = cfg.data.val_size // n_files
+    assert len(per_file) == n_files and set(per_file.values()) <= {q, q + 1}
 
 
 def test_train_and_val_come_from_the_first_n_problems_of_their_file(small_splits):
