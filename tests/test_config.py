@@ -171,3 +171,72 @@ def test_base_parser_requires_config():
     with pytest.raises(SystemExit):
         base_parser("t", "").parse_args([])
     assert isinstance(base_parser("t", "", training=True).parse_args(["--config", "x"]), argparse.Namespace)
+
+
+# ---------------------------------------------------------------- issue 9 (4, 11, 13)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("training: {learning_rate: 3e-3}", 0.003),  # YAML 1.1 reads 3e-3 as a string
+    ("training: {learning_rate: '1E-4'}", 0.0001),
+    ("training: {learning_rate: 2}", 2.0),
+])
+def test_numeric_strings_are_coerced_for_float_keys(tmp_path, text, expected):
+    value = load_config(write(tmp_path, MINIMAL + text)).training.learning_rate
+    assert value == expected and isinstance(value, float)
+
+
+@pytest.mark.parametrize("text", ["training: {learning_rate: .inf}", "training: {learning_rate: .nan}",
+                                  "training: {weight_decay: -.inf}", "model: {dropout: 1e999}",
+                                  "training: {learning_rate: 1" + "0" * 400 + "}"])  # an int past float range
+def test_non_finite_floats_are_rejected(tmp_path, text):
+    with pytest.raises(UserError, match="must be a finite number"):
+        load_config(write(tmp_path, MINIMAL + text))
+
+
+def test_epochs_string_is_still_rejected(tmp_path):
+    with pytest.raises(UserError, match="'training.epochs'.*must be int"):
+        load_config(write(tmp_path, MINIMAL + 'training: {epochs: "20"}'))
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--set", "training.learning_rate=.inf"], "--set training.learning_rate=.inf: config key "
+                                                "'training.learning_rate' must be a finite number"),
+    (["--epochs", "0"], "--epochs 0: config key 'training.epochs' must be >= 1"),
+    (["--seed", "99999999999999999999"], "--seed 99999999999999999999: config key 'seed' must be an integer in"),
+    (["--set", "data.id_range=[0,x]"], "--set data.id_range=[0,x]: config key 'data.id_range[1]' must be int"),
+    (["--set", "model.hidden_dim=66"], None),  # checked in the body
+    (["--set", "foo=1"], "--set foo=1: unknown config key 'foo'"),
+])
+def test_errors_caused_by_a_flag_name_the_flag(capsys, argv, expected):
+    if "hidden_dim=66" in argv[-1]:  # SMALL has 4 heads: 66 is not divisible; with 2 heads, 33 is odd
+        with pytest.raises(UserError, match=r"must be divisible by model.num_heads \(4\)"):
+            parse(["--config", str(SMALL)] + argv)
+        with pytest.raises(UserError, match=r"^--set model.hidden_dim=66: .* = 33 is the per-head size, which must "
+                                            r"be even for the rotary position encoding \(RoPE\); e.g. hidden_dim 64 or 68"):
+            parse(["--config", str(SMALL), "--set", "model.num_heads=2"] + argv)
+        return
+    with pytest.raises(UserError) as exc:
+        parse(["--config", str(SMALL)] + argv)
+    assert str(exc.value).startswith(expected) and str(SMALL) not in str(exc.value), str(exc.value)
+
+
+def test_set_accepts_scientific_notation():
+    assert parse(["--config", str(SMALL), "--set", "training.learning_rate=1e-3"]).training.learning_rate == 1e-3
+
+
+def test_non_utf8_yaml_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "cfg.yaml"
+    path.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
+    with pytest.raises(SystemExit) as exc:
+        generate_data.main(["--config", str(path)])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "is not UTF-8" in err and "\n" not in err, err
+
+
+def test_results_dir_that_is_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        generate_data.main(["--config", str(write(tmp_path, MINIMAL)), "--set", f"paths.data_dir={tmp_path / 'file'}"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "is a file" in err and "\n" not in err, err
