@@ -117,7 +117,8 @@ def test_sample_is_small_and_in_the_official_layout():
     cfg = load_config(SMALL)
     for name in files:
         n = len(problems(SAMPLE / name))
-        need = cfg.data.test_per_module if name.startswith(("interpolate", "extrapolate")) else cfg.data.train_per_module
+        test_file = name.startswith(("interpolate", "extrapolate"))
+        need = cfg.data.test_per_module if test_file else cfg.data.train_per_module
         assert n >= need, name  # the small config reads only what the sample holds
 
 
@@ -197,7 +198,10 @@ def test_small_splits_records_and_disjointness(small_splits):
     assert list(small_splits) == ["train", "val"] + ALL_TESTS
     n_files = 3 * len(MATHDS_MODULES)
     assert len(small_splits["val"]) == cfg.data.val_size
-    assert len(small_splits["train"]) == n_files * cfg.data.train_per_module - cfg.data.val_size
+    heads = [problems(SAMPLE / f"train-{d}" / f"arithmetic__{m}.txt")[:cfg.data.train_per_module]
+             for m in MATHDS_MODULES for d in ("easy", "medium", "hard")]
+    val_texts = {r["text"] for r in small_splits["val"]}
+    assert len(small_splits["train"]) == sum(q not in val_texts for head in heads for q, _ in head)
     for split, records in small_splits.items():
         for i, r in enumerate(records):
             assert set(r) == RECORD_FIELDS and r["task"] == "mathds" and r["split"] == split
@@ -232,7 +236,8 @@ def test_train_and_val_come_from_the_first_n_problems_of_their_file(small_splits
             assert (r["text"], r["target"]) in heads[(r["module"], r["difficulty"])], r
     # train keeps the source order of each file, minus the val problems
     val = {r["text"] for r in small_splits["val"]}
-    easy_mul = [(r["text"], r["target"]) for r in small_splits["train"] if (r["module"], r["difficulty"]) == ("mul", "easy")]
+    easy_mul = [(r["text"], r["target"]) for r in small_splits["train"]
+                if (r["module"], r["difficulty"]) == ("mul", "easy")]
     assert easy_mul == [p for p in heads[("mul", "easy")] if p[0] not in val]
 
 
@@ -362,7 +367,8 @@ def test_mathds_table_rows_sections_and_pooled_overall():
     summ = lambda k, n: {"n": n, "n_correct": k}  # noqa: E731
     metrics = {
         "hybrid": {"arithmetic__mul_big": summ(9, 10), "arithmetic__mul": summ(10, 10), "arithmetic__div": summ(3, 4)},
-        "token_only": {"arithmetic__mul": summ(5, 10), "arithmetic__div": summ(1, 4), "arithmetic__mul_big": summ(0, 10)},
+        "token_only": {"arithmetic__mul": summ(5, 10), "arithmetic__div": summ(1, 4),
+                       "arithmetic__mul_big": summ(0, 10)},
         "xval": {"arithmetic__mul": summ(2, 10)},
     }
     lines = format_mathds_table(metrics).splitlines()

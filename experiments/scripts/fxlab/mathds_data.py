@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 
 from fxlab import UserError
-from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES, Config, resolve_path
+from fxlab.config import MATHDS_EXTRAPOLATE, Config, resolve_path
 
 DIFFICULTIES = ("easy", "medium", "hard")
 PREFIX = "arithmetic__"
