@@ -245,3 +245,13 @@ def test_make_stress_data_errors_are_one_line(tmp_path, capsys, argv, expected):
         make_stress_data.main([a.format(tmp=tmp_path) for a in argv])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and expected in err and "\n" not in err, err
+
+
+def test_a_second_eval_on_the_same_results_folder_exits_2(pipeline, capsys):
+    root, base, _ = pipeline
+    from fxlab.loop import run_lock
+    with run_lock(root / "results"):
+        with pytest.raises(SystemExit) as exc:
+            eval_script.main(base + ["--models", "token_only"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "another process" in err and "\n" not in err, err

@@ -182,11 +182,11 @@ def _main(argv) -> int:
     models = {name: load_trained(name, cfg, device) for name in names}  # fail before any long work
     metrics, rows_by_model = {}, {}
     out = cfg.results_path
-    for name, model in models.items():
-        metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
-        for split, rows in rows_by_model[name].items():
-            write_jsonl(out / "predictions" / name / f"{split}.jsonl", rows)
-    with run_lock(out):  # two evals merging into one metrics.json at once would lose one's results
+    with run_lock(out):  # two evals writing one results folder at once would lose one's results
+        for name, model in models.items():
+            metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
+            for split, rows in rows_by_model[name].items():
+                write_jsonl(out / "predictions" / name / f"{split}.jsonl", rows)
         metrics = merge_metrics(out / "metrics.json", metrics)
         atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
     print()
