@@ -346,6 +346,10 @@ def test_two_line_files_read_as_records(tmp_path):
     odd.write_text("What is 1 + 1?\n2\nWhat is 2 + 2?\n")
     with pytest.raises(UserError, match=r"odd\.txt:4: empty or missing line"):
         load_problem_file(odd)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("What is 1 + 1?\n2\nWhat is 2 \u00d7 2?\n4\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"latin\.txt: not UTF-8"):
+        load_problem_file(latin)
 
 
 def test_section_of_split_names():

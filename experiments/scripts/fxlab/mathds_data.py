@@ -98,10 +98,13 @@ def read_problems(path: Path, limit: int | None = None):
     with open(path, encoding="utf-8") as f:
         count, lineno = 0, 1  # lineno: the question's line
         while limit is None or count < limit:
-            question = f.readline()
-            if not question:
-                return
-            answer = f.readline()
+            try:
+                question, answer = f.readline(), ""
+                if not question:
+                    return
+                answer = f.readline()
+            except UnicodeDecodeError:
+                raise UserError(f"{path}: not UTF-8 text; mathematics_dataset files are UTF-8") from None
             question, answer = question.rstrip("\n"), answer.rstrip("\n")
             if not question.strip() or not answer.strip():
                 bad = lineno if not question.strip() else lineno + 1
@@ -201,9 +204,12 @@ def load_problem_file(path: Path) -> list[dict]:
 
 def is_jsonl(path: Path) -> bool:
     """True if the file's first non-blank line starts with "{" (a JSON record); a question never does."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                return line.lstrip().startswith("{")
-    return True  # empty: let the JSONL reader report it
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    return line.lstrip().startswith("{")
+    except UnicodeDecodeError:
+        pass
+    return True  # empty or not UTF-8: the JSONL reader reports it
 
