@@ -54,44 +54,58 @@ def _values(slots) -> list:
     ("dist", Fraction(-1, 2), -3, Fraction(5, 2)),
 ])
 def test_each_gap_op_is_exact_fluxem_algebra(op, a, b, expected):
-    ids, slots = X.step(_ids("# ? #"), [enc.encode(a), enc.encode(b)], {0: op}, set())
+    ids, slots = X.step(_ids("# ? #"), [enc.encode(a), enc.encode(b)], {0: op}, {})
     assert _text(ids) == "#"
     assert _values(slots) == [expected]
     assert O.apply_exact(op, Fraction(a), Fraction(b)) == expected
 
 
 def test_gap_op_replaces_the_stretch_from_left_slot_to_right_slot():
-    ids, slots = X.step(_ids("Subtract # from #."), [enc.encode(3), enc.encode(10)], {0: "rsub"}, set())
+    ids, slots = X.step(_ids("Subtract # from #."), [enc.encode(3), enc.encode(10)], {0: "rsub"}, {})
     assert _text(ids) == "Subtract #." and _values(slots) == [7]
 
 
 def test_unwrap_drops_the_two_tokens_around_a_slot():
-    ids, slots = X.step(_ids("#*(#)"), [enc.encode(2), enc.encode(-8)], {}, {1})
+    ids, slots = X.step(_ids("#*(#)"), [enc.encode(2), enc.encode(-8)], {}, {1: "unwrap"})
     assert _text(ids) == "#*#" and _values(slots) == [2, -8]
 
 
 def test_parallel_gap_ops_and_unwraps_in_one_step():
     vals = [enc.encode(v) for v in (2, 3, 4, 5, 6)]
-    ids, slots = X.step(_ids("(#)*# + #*# - #"), vals, {2: "*"}, {0})
+    ids, slots = X.step(_ids("(#)*# + #*# - #"), vals, {2: "*"}, {0: "unwrap"})
     assert _text(ids) == "#*# + # - #" and _values(slots) == [2, 3, 20, 6]
-    ids, slots = X.step(ids, slots, {0: "*"}, set())
+    ids, slots = X.step(ids, slots, {0: "*"}, {})
     assert _text(ids) == "# + # - #" and _values(slots) == [6, 20, 6]
 
 
 @pytest.mark.parametrize("gaps, unwrap", [
-    ({0: "+", 1: "+"}, set()),  # two ops share slot 1
-    ({2: "+"}, set()),  # no slot 3
-    ({}, {0}),  # slot 0 touches BOS
-    ({}, {5}),
+    ({0: "+", 1: "+"}, {}),  # two ops share slot 1
+    ({2: "+"}, {}),  # no slot 3
+    ({}, {0: "unwrap"}),  # slot 0 touches BOS
+    ({}, {5: "unwrap"}),
+    ({}, {0: "shout"}),
 ])
 def test_impossible_steps_are_refused(gaps, unwrap):
     with pytest.raises(X.StepError):
         X.step(_ids("#+#+#"), [enc.encode(v) for v in (1, 2, 3)], gaps, unwrap)
 
 
+@pytest.mark.parametrize("x, k", [(0, 2), (1, 10), (2003429123, 3), (63250968, 10), (3567987185, 4),
+                                  (10**40 + 12345, 7), (2**64 - 1, 2), (99, 2), (100, 2), (110, 2)])
+def test_root_is_the_nearest_integer(x, k):
+    """root<k>: the integer nearest to x ** (1/k), against exact integer arithmetic."""
+    n = enc.decode_exact(X.nearest_root(enc.encode(x), k))
+    assert (n == 0 or (2 * n - 1) ** k <= 2**k * x) and 2**k * x < (2 * n + 1) ** k
+    assert O.exact_nearest_root(Fraction(x), k) == n
+    ids, slots = X.step(_ids("the root of #"), [enc.encode(x)], {}, {0: f"root{k}"})
+    assert _values(slots) == [n]
+    ids, slots = X.step(_ids("# to the power of #"), [enc.encode(x), enc.encode(Fraction(1, k))], {0: "root"}, {})
+    assert _values(slots) == [n]
+
+
 def test_division_by_zero_is_an_error_not_an_answer():
     with pytest.raises(ZeroDivisionError):
-        X.step(_ids("#/#"), [enc.encode(1), enc.encode(0)], {0: "/"}, set())
+        X.step(_ids("#/#"), [enc.encode(1), enc.encode(0)], {0: "/"}, {})
 
 
 @pytest.mark.parametrize("value, fmt, expected", [
@@ -113,17 +127,21 @@ def test_answer_format_follows_the_generator(value, fmt, expected):
 
 
 @pytest.mark.parametrize("text, gaps, unwrap", [
-    ("What is # - (# + #)?", {1: "+"}, set()),
-    ("Calculate # - # + #.", {0: "-"}, set()),  # left to right
-    ("# + # * # - #", {1: "*"}, set()),  # precedence
-    ("#/#*#", {0: "/"}, set()),
-    ("(#)*# - #/#", {2: "/"}, {0}),
-    ("((#))", {}, {0}),
-    ("What is # less than #?", {0: "rsub"}, set()),
-    ("What is the distance between # and #?", {0: "dist"}, set()),
-    ("Divide # by #.", {0: "/"}, set()),
-    ("Product of # and #.", {0: "*"}, set()),
-    ("What is #?", {}, set()),
+    ("What is # - (# + #)?", {1: "+"}, {}),
+    ("Calculate # - # + #.", {0: "-"}, {}),  # left to right
+    ("# + # * # - #", {1: "*"}, {}),  # precedence
+    ("#/#*#", {0: "/"}, {}),
+    ("(#)*# - #/#", {2: "/"}, {0: "unwrap"}),
+    ("((#))", {}, {0: "unwrap"}),
+    ("What is # less than #?", {0: "rsub"}, {}),
+    ("What is the distance between # and #?", {0: "dist"}, {}),
+    ("What is the difference between # and #?", {0: "dist"}, {}),
+    ("Divide # by #.", {0: "/"}, {}),
+    ("Product of # and #.", {0: "*"}, {}),
+    ("What is #?", {}, {}),
+    ("What is # to the power of #/#, to the nearest integer?", {1: "/"}, {}),
+    ("What is # to the power of #, to the nearest integer?", {0: "root"}, {}),
+    ("What is the seventh root of # to the nearest integer?", {}, {0: "root7"}),
 ])
 def test_teacher_actions(text, gaps, unwrap):
     assert O.actions(text.replace("#", O.SLOT_CHAR)) == (gaps, unwrap)
@@ -131,8 +149,6 @@ def test_teacher_actions(text, gaps, unwrap):
 
 def _sample_questions(limit_per_file: int):
     for path in sorted(SAMPLE.glob("*/arithmetic__*.txt")):
-        if "nearest_integer_root" in path.name:
-            continue
         lines = path.read_text(encoding="utf-8").splitlines()
         yield from ((path.stem, q, a) for q, a in list(zip(lines[::2], lines[1::2]))[:limit_per_file])
 

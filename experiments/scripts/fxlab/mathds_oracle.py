@@ -9,14 +9,19 @@ A step has two kinds of action, carried out together (they never touch the same 
 - a gap op: the two adjacent slots k and k+1 are the operands of one operation whose operands are both
   plain numbers, so it can be carried out now: `+ - * /` (and worded forms), `rsub` (b - a: "Subtract a
   from b", "a less than b") and `dist` (|a - b|: "the distance between a and b");
-- unwrap: slot k is a lone number in parentheses, `(k)`: drop the two parentheses.
+- slot ops: `unwrap` (slot k is a lone number in parentheses, `(k)`: drop the two parentheses), or
+  `root<k>` (the k-th root of slot k to the nearest integer; terminal).
+Roots written as powers ("x to the power of 1/4") are two gap ops: `/` makes the exponent 1/4, then
+`root` (a ** b to the nearest integer).
 
 >>> actions("What is \\x00 - (\\x00 + \\x00)?")
-({1: '+'}, set())
+({1: '+'}, {})
 >>> actions("(\\x00)*\\x00 - \\x00/\\x00")
-({2: '/'}, {0})
+({2: '/'}, {0: 'unwrap'})
 >>> actions("Subtract \\x00 from \\x00.")
-({0: 'rsub'}, set())
+({0: 'rsub'}, {})
+>>> actions("What is the cube root of \\x00 to the nearest integer?")
+({}, {0: 'root3'})
 """
 
 from __future__ import annotations
@@ -45,18 +50,33 @@ WORDED = tuple((re.compile(p), op) for p, op in (
 ))
 
 _PRIORITY = {"+": 1, "-": 1, "*": 2, "/": 2}
+_POWER_FRACTION = re.compile(rf"{_S} to the power of ({_S})/{_S}")
+_POWER = re.compile(rf"{_S} to the power of {_S}")
+_ORDINALS = {"square": 2, "third": 3, "cube": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+             "eighth": 8, "ninth": 9, "tenth": 10}
+_ROOT_WORD = re.compile(rf"the ({'|'.join(_ORDINALS)}) root of ({_S})")
 
 
 class OracleError(ValueError):
     """The state text is not one the teacher understands (the record is left out of training)."""
 
 
-def actions(state_text: str) -> tuple[dict[int, str], set[int]]:
-    """({left slot index: op}, {slot indices to unwrap}) for one reduction state."""
+def actions(state_text: str) -> tuple[dict[int, str], dict[int, str]]:
+    """({left slot index: gap op}, {slot index: slot op}) for one reduction state."""
+    slot_before = lambda pos: state_text.count(SLOT_CHAR, 0, pos)  # noqa: E731
+    m = _POWER_FRACTION.search(state_text)
+    if m:
+        return {slot_before(m.start(1)): "/"}, {}
+    m = _POWER.search(state_text)
+    if m:
+        return {slot_before(m.start()): "root"}, {}
+    m = _ROOT_WORD.search(state_text)
+    if m:
+        return {}, {slot_before(m.start(2)): f"root{_ORDINALS[m.group(1)]}"}
     for pattern, op in WORDED:
         m = pattern.search(state_text)
         if m:
-            return {state_text.count(SLOT_CHAR, 0, m.start()): op}, set()
+            return {slot_before(m.start()): op}, {}
     tokens = []
     slot = 0
     for ch in state_text:
@@ -70,7 +90,7 @@ def actions(state_text: str) -> tuple[dict[int, str], set[int]]:
     tree, rest = _expr(tokens, 0)
     if rest != len(tokens):
         raise OracleError(f"cannot parse {state_text!r}")
-    gaps, unwrap = {}, set()
+    gaps, unwrap = {}, {}
     _collect(tree, gaps, unwrap)
     return gaps, unwrap
 
@@ -104,7 +124,7 @@ def _collect(node, gaps: dict, unwrap: set) -> None:
         return
     if node[0] == "()":
         if isinstance(node[1], int):
-            unwrap.add(node[1])
+            unwrap[node[1]] = "unwrap"
         else:
             _collect(node[1], gaps, unwrap)
         return
@@ -130,7 +150,31 @@ def apply_exact(op: str, a: Fraction, b: Fraction) -> Fraction:
         return a * b
     if op == "/":
         return a / b
+    if op == "root":
+        if b <= 0 or (1 / b).denominator != 1:
+            raise OracleError(f"root: exponent {b} is not 1/k")
+        return exact_nearest_root(a, int(1 / b))
     raise OracleError(f"unknown op {op!r}")
+
+
+def exact_nearest_root(x: Fraction, k: int) -> Fraction:
+    """The integer nearest to the real k-th root of a non-negative integer x (reference for the executor).
+
+    >>> exact_nearest_root(Fraction(63250968), 10), exact_nearest_root(Fraction(3567987185), 4)
+    (Fraction(6, 1), Fraction(244, 1))
+    """
+    if x.denominator != 1 or x < 0:
+        raise OracleError(f"root of {x}")
+    lo, hi = 0, 1
+    while (2 * hi + 1) ** k <= 2**k * x.numerator:
+        hi *= 2
+    while lo < hi:  # the smallest n with 2^k x < (2n + 1)^k
+        mid = (lo + hi) // 2
+        if (2 * mid + 1) ** k <= 2**k * x.numerator:
+            lo = mid + 1
+        else:
+            hi = mid
+    return Fraction(lo)
 
 
 # ----------------------------------------------------------------------------- teacher-forced states
@@ -173,12 +217,16 @@ def teacher_states(text: str, target: str) -> list[tuple]:
     states = []
     try:
         for n in range(64):
-            gaps, unwrap = actions(state_text(ids))
-            states.append((ids, vectors, gaps, unwrap, fmt if n == 0 else None))
-            if not gaps and not unwrap:
+            gaps, slot_ops = actions(state_text(ids))
+            states.append((ids, vectors, gaps, slot_ops, fmt if n == 0 else None))
+            if not gaps and not slot_ops:
                 break
-            _, exact = step(ids, exact, gaps, unwrap, apply=apply_exact)
-            ids, vectors = step(ids, vectors, gaps, unwrap)
+            _, exact = step(ids, exact, gaps, slot_ops, apply=apply_exact, apply_root=exact_nearest_root)
+            ids, vectors = step(ids, vectors, gaps, slot_ops)
+            roots = [k for k, op in slot_ops.items() if op.startswith("root")]
+            if roots:  # terminal: the rooted slot is the answer
+                exact, vectors = [exact[roots[0]]], [vectors[roots[0]]]
+                break
         else:
             return []
     except (OracleError, ValueError, ZeroDivisionError, OverflowError):

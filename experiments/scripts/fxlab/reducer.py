@@ -6,7 +6,9 @@ decides the next step, a small program for the executor:
 
 - for every pair of adjacent slots (k, k+1), a *gap op*: `none`, or the operation that combines those two
   numbers now (`+ - * /`, `rsub` = b - a for "Subtract a from b", `dist` = |a - b|);
-- for every slot, *unwrap*: the slot is a lone number in parentheses, drop the two tokens around it.
+- for every slot, a *slot op*: `keep`; `unwrap` (the slot is a lone number in parentheses: drop the two
+  tokens around it); or `root2` ... `root10` ("the cube root of x to the nearest integer"), a terminal
+  instruction whose result is the answer.
 
 The executor (`step`) carries the step out with FluxEM operators on the slot vectors: each reduced
 stretch of tokens, from the left slot to the right slot, becomes ONE new slot holding the FluxEM vector
@@ -35,13 +37,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import fluxem
+from fluxem import layout as FL
 from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
 from fxlab.config import Config, ModelConfig
 from fxlab.hybrid import IGNORE, PAD, SLOT, VOCAB_SIZE, Block
 from fxlab.token_model import BOS, CHAR_TO_ID, EOS, UNK
 
-GAP_OPS = ("none", "+", "-", "rsub", "*", "/", "dist")
+GAP_OPS = ("none", "+", "-", "rsub", "*", "/", "dist", "root")  # root: a ** b, b = 1/k, to the nearest integer
 GAP_ID = {op: i for i, op in enumerate(GAP_OPS)}
+ROOT_ORDERS = tuple(range(2, 11))
+SLOT_OPS = ("keep", "unwrap") + tuple(f"root{k}" for k in ROOT_ORDERS)  # root<k>: terminal
+SLOT_ID = {op: i for i, op in enumerate(SLOT_OPS)}
 FORMATS = ("fraction", "decimal")  # how a non-integer answer is written: "p/q" or an exact decimal
 MAX_STEPS = 64  # a question not finished after this many steps gets the answer ""
 
@@ -84,27 +90,64 @@ def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if op == "dist":
         d = _numbers.sub(a, b)
         return _numbers.mul(d, _numbers.encode(-1)) if _numbers.decode(d) < 0 else d
+    if op == "root":
+        inverse = _numbers.decode_exact(b)  # the exponent 1/k
+        if inverse <= 0 or (1 / Fraction(inverse)).denominator != 1:
+            raise StepError(f"root: exponent {inverse} is not 1/k")
+        return nearest_root(a, int(1 / Fraction(inverse)))
     raise StepError(f"unknown op {op!r}")
 
 
-def step(ids: list[int], slots: list, gaps: dict[int, str], unwrap: set[int], apply=apply_op):
-    """Carry out one step: unwrap the slots in `unwrap`, then each gap op {left slot k: op} at once.
+def nearest_root(a: np.ndarray, k: int) -> np.ndarray:
+    """The integer nearest to the real k-th root of a non-negative exact integer, as a FluxEM vector.
 
-    `slots` holds one payload per SLOT in `ids` (FluxEM vectors; `apply` combines two payloads).
-    Returns the new (ids, slots). Raises StepError for a step that cannot be carried out.
+    The log channel gives the estimate (exp(ln a / k)); exact integer comparisons settle it: n is the
+    nearest integer iff (2n - 1)^k <= 2^k a < (2n + 1)^k.
 
-    >>> import fractions
+    >>> int(_numbers.decode_exact(nearest_root(_numbers.encode(2003429123), 3)))
+    1261
+    """
+    if not _numbers.is_exact(a):
+        raise StepError("root of an inexact value")
+    x = _numbers.decode_exact(a)
+    if Fraction(x).denominator != 1 or x < 0 or k < 1:
+        raise StepError(f"root of {x}: needs a non-negative integer")
+    x = int(x)
+    n = 0 if x == 0 else max(0, round(float(np.exp(a[FL.LOG_MAG] / k))))
+    target = (2**k) * x
+    while n > 0 and (2 * n - 1) ** k > target:
+        n -= 1
+    while (2 * n + 1) ** k <= target:
+        n += 1
+    return _numbers.encode(n)
+
+
+def step(ids: list[int], slots: list, gaps: dict[int, str], slot_ops: dict[int, str], apply=apply_op,
+         apply_root=nearest_root):
+    """Carry out one step: the slot ops {slot k: op} (unwrap, root<k>), then each gap op {left slot k: op},
+    all at once.
+
+    `slots` holds one payload per SLOT in `ids` (FluxEM vectors; `apply` combines two payloads,
+    `apply_root` takes one payload and k). Returns the new (ids, slots). A root<k> slot op is terminal:
+    the caller reads the answer from it. Raises StepError for a step that cannot be carried out.
+
     >>> ids = [BOS, SLOT, CHAR_TO_ID["+"], SLOT, EOS]
-    >>> step(ids, [1, 2], {0: "+"}, set(), apply=lambda op, a, b: a + b)
+    >>> step(ids, [1, 2], {0: "+"}, {}, apply=lambda op, a, b: a + b)
     ([1, 85, 3], [3])
     """
     positions = [p for p, t in enumerate(ids) if t == SLOT]
     if len(positions) != len(slots):
         raise StepError("state has a different number of slots and payloads")
+    slots = list(slots)
     delete = set()
-    for k in unwrap:
+    for k, op in slot_ops.items():
         if not 0 <= k < len(slots):
-            raise StepError(f"unwrap of slot {k} of {len(slots)}")
+            raise StepError(f"{op} of slot {k} of {len(slots)}")
+        if op.startswith("root"):
+            slots[k] = apply_root(slots[k], int(op[4:]))
+            continue
+        if op != "unwrap":
+            raise StepError(f"unknown slot op {op!r}")
         p = positions[k]
         for q in (p - 1, p + 1):
             if ids[q] in (SLOT, BOS, EOS):
@@ -175,7 +218,7 @@ class ReductionHybrid(nn.Module):
         self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
         self.ln_f = nn.LayerNorm(C)
         self.gap_head = nn.Sequential(nn.Linear(3 * C, C), nn.GELU(), nn.Linear(C, len(GAP_OPS)))
-        self.unwrap_head = nn.Linear(C, 2)
+        self.slot_head = nn.Linear(C, len(SLOT_OPS))
         self.format_head = nn.Linear(C, len(FORMATS))
         self._train_states: dict[str, list] = {}  # record text -> its teacher-forced states (training only)
 
@@ -219,15 +262,15 @@ class ReductionHybrid(nn.Module):
         gb, gl, gr = batch["gap_b"], batch["gap_l"], batch["gap_r"]
         between = (csum[gb, gr] - csum[gb, gl + 1]) / (gr - gl - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)
         gap_logits = self.gap_head(torch.cat([h[gb, gl], h[gb, gr], between], dim=-1))  # (G, n_ops)
-        unwrap_logits = self.unwrap_head(h[batch["slot_b"], batch["slot_p"]])  # (S, 2)
+        slot_logits = self.slot_head(h[batch["slot_b"], batch["slot_p"]])  # (S, n_slot_ops)
         keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
         format_logits = self.format_head((h * keep).sum(1) / keep.sum(1).clamp(min=1.0))  # (B, 2)
-        outputs = {"gap_logits": gap_logits, "unwrap_logits": unwrap_logits, "format_logits": format_logits}
+        outputs = {"gap_logits": gap_logits, "slot_logits": slot_logits, "format_logits": format_logits}
         loss = None
         if "gap_targets" in batch:
             loss = F.cross_entropy(gap_logits, batch["gap_targets"]) if len(gb) else gap_logits.sum() * 0
             if len(batch["slot_b"]):
-                loss = loss + F.cross_entropy(unwrap_logits, batch["unwrap_targets"])
+                loss = loss + F.cross_entropy(slot_logits, batch["slot_targets"])
             fmt = batch["format_targets"]
             if (fmt != IGNORE).any():
                 loss = loss + F.cross_entropy(format_logits, fmt, ignore_index=IGNORE)
@@ -236,7 +279,7 @@ class ReductionHybrid(nn.Module):
     # -- training
 
     def _states_of(self, record: dict) -> list:
-        """Teacher-forced states of one training record: [(ids, slots, gaps, unwrap, format or None)]."""
+        """Teacher-forced states of one training record: [(ids, slots, gaps, slot ops, format or None)]."""
         text = record["text"]
         if text not in self._train_states:
             from fxlab.mathds_oracle import teacher_states  # training only: the teacher parses text
@@ -248,27 +291,27 @@ class ReductionHybrid(nn.Module):
         states = [s for r in records for s in self._states_of(r)]
         if not states:
             # Every record of this batch was left out by the teacher: a batch with no labels.
-            states = [(initial_state(records[0]["text"]) + ({}, set(), None))]
+            states = [(initial_state(records[0]["text"]) + ({}, {}, None))]
         batch = self._batch([(ids, slots) for ids, slots, *_ in states])
-        gap_t, unwrap_t, fmt_t = [], [], []
-        for ids, slots, gaps, unwrap, fmt in states:
+        gap_t, slot_t, fmt_t = [], [], []
+        for ids, slots, gaps, slot_ops, fmt in states:
             gap_t += [GAP_ID[gaps.get(k, "none")] for k in range(len(slots) - 1)]
-            unwrap_t += [int(k in unwrap) for k in range(len(slots))]
+            slot_t += [SLOT_ID[slot_ops.get(k, "keep")] for k in range(len(slots))]
             fmt_t.append(IGNORE if fmt is None else FORMATS.index(fmt))
         device = self.char_embedding.weight.device
         batch.update(gap_targets=torch.tensor(gap_t, dtype=torch.long, device=device),
-                     unwrap_targets=torch.tensor(unwrap_t, dtype=torch.long, device=device),
+                     slot_targets=torch.tensor(slot_t, dtype=torch.long, device=device),
                      format_targets=torch.tensor(fmt_t, dtype=torch.long, device=device))
         return batch
 
     # -- inference
 
-    def decide(self, outputs: dict, batch: dict, n: int) -> list[tuple[dict[int, str], set[int]]]:
+    def decide(self, outputs: dict, batch: dict, n: int) -> list[tuple[dict[int, str], dict[int, str]]]:
         """The network's step for each of the n states: argmax gap ops (overlaps: the more confident
-        one wins) and unwraps."""
+        one wins) and argmax slot ops."""
         gap_p = outputs["gap_logits"].softmax(-1)
         conf, op = gap_p.max(-1)
-        steps = [({}, set()) for _ in range(n)]
+        steps = [({}, {}) for _ in range(n)]
         gap_b = batch["gap_b"].tolist()
         first = {}
         for g, b in enumerate(gap_b):
@@ -283,12 +326,12 @@ class ReductionHybrid(nn.Module):
         firsts = {}
         for s, b in enumerate(slot_b):
             firsts.setdefault(b, s)
-        for s, (b, u) in enumerate(zip(slot_b, outputs["unwrap_logits"].argmax(-1).tolist())):
-            if u:
-                steps[b][1].add(s - firsts[b])
-        # A slot both unwrapped and reduced: unwrap first, reduce at the next step.
-        for gaps, unwrap in steps:
-            for k in [k for k in gaps if k in unwrap or k + 1 in unwrap]:
+        for s, (b, u) in enumerate(zip(slot_b, outputs["slot_logits"].argmax(-1).tolist())):
+            if u != SLOT_ID["keep"]:
+                steps[b][1][s - firsts[b]] = SLOT_OPS[u]
+        # A slot with both a slot op and a gap op: the slot op first, the gap op at a later step.
+        for gaps, slot_ops in steps:
+            for k in [k for k in gaps if k in slot_ops or k + 1 in slot_ops]:
                 del gaps[k]
         return steps
 
@@ -315,15 +358,19 @@ class ReductionHybrid(nn.Module):
                 for j, i in enumerate(active):
                     formats[i] = FORMATS[int(outputs["format_logits"][j].argmax())]
             still = []
-            for i, (gaps, unwrap) in zip(active, self.decide(outputs, batch, len(active))):
+            for i, (gaps, slot_ops) in zip(active, self.decide(outputs, batch, len(active))):
                 ids, slots = states[i]
-                if not gaps and not unwrap:
+                if not gaps and not slot_ops:
                     answers[i] = self._answer(slots, formats[i])
                     continue
                 try:
-                    states[i] = step(ids, slots, gaps, unwrap)
+                    states[i] = step(ids, slots, gaps, slot_ops)
                 except (StepError, ValueError, ZeroDivisionError, OverflowError):
                     answers[i] = ""
+                    continue
+                roots = [k for k, op in slot_ops.items() if op.startswith("root")]
+                if roots:  # terminal: the rooted slot is the answer
+                    answers[i] = self._answer([states[i][1][roots[0]]], formats[i]) if len(roots) == 1 else ""
                     continue
                 still.append(i)
             active = still
