@@ -476,13 +476,30 @@ def _scalar_row(value: float, k, ex, type_index: int = L.TYPE_NUMBER) -> list[fl
 _PLAIN = frozenset((int, float, Fraction, Decimal))
 
 
+_ROW_CACHE_SIZE = 4096  # rows of 1 KiB: at most 4 MiB
+
+
+@functools.lru_cache(maxsize=_ROW_CACHE_SIZE)
+def _cached_row(t: type, x) -> bytes:
+    """The row of one plain number as float64 bytes. Keyed by (type, value): 2 and 2.0 are separate
+    entries, and so are types that encode differently (np.float32(3e10) and 3e10). Text repeats its
+    numbers (0-999, years, 10**k denominators), so a tokenizer mostly hits this cache; a miss costs
+    the full pure-Python row (see bench_core.py for both figures)."""
+    return array("d", _scalar_row(*_normalize(x))).tobytes()
+
+
 def _fast_encode(x):
     """The pure-Python path for one number or a short list/tuple of plain numbers; None if not eligible."""
     t = type(x)
-    if t in _PLAIN or isinstance(x, (np.integer, np.floating)):
+    if t in _PLAIN:
+        if (t is Decimal and not x.is_finite()) or x != x:  # NaN (a signaling one cannot even be hashed)
+            _normalize(x)  # raises ValueError
+        return np.frombuffer(bytearray(_cached_row(t, x)))  # writable copy of the cached bytes
+    if isinstance(x, (np.integer, np.floating)):
         return np.frombuffer(array("d", _scalar_row(*_normalize(x))))  # writable: array.array owns it
     if (t is list or t is tuple) and 0 < len(x) <= _SMALL_LIST and all(type(v) in _PLAIN for v in x):
-        return _rows_to_array([_normalize(v) for v in x])
+        data = bytearray(b"".join([_cached_row(type(v), v) for v in x]))
+        return np.frombuffer(data).reshape(len(x), L.EMBED_DIM)
     return None
 
 
