@@ -34,7 +34,7 @@ import torch
 from fxlab import UserError
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
-from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, read_jsonl, write_jsonl
+from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, make_dir, read_jsonl, write_jsonl
 from fxlab.loop import load_checkpoint, load_weights, predict_texts, run_dir, run_lock
 from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
 from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize
@@ -161,7 +161,7 @@ def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend()
-            out_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(out_dir)  # a file in the way is a one-line error
             fig.savefig(out_dir / fname, dpi=120)
             saved.append(out_dir / fname)
     return saved
