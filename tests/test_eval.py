@@ -255,3 +255,9 @@ def test_a_second_eval_on_the_same_results_folder_exits_2(pipeline, capsys):
             eval_script.main(base + ["--models", "token_only"])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and "another process" in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("preds, targets", [([], []), (["1"], ["1", "2"])])
+def test_summarize_refuses_nothing_or_mismatched_lists(preds, targets):
+    with pytest.raises(ValueError, match="at least one target"):
+        summarize(preds, targets)

@@ -115,11 +115,14 @@ def summarize(predictions: list[str], targets: list[str]) -> dict:
     (0.3333333333333333, 0.5, 0.0)
     """
     n = len(targets)
+    if n == 0 or len(predictions) != n:  # an accuracy of nothing would print as a misleading 0.0%
+        raise ValueError(f"summarize needs one prediction per target and at least one target, got "
+                         f"{len(predictions)} predictions for {n} targets")
     correct = sum(p == t for p, t in zip(predictions, targets))
     errors = [e for e in (rel_error(p, t) for p, t in zip(predictions, targets)) if e is not None]
     lo, hi = wilson_interval(correct, n)
     out = {
-        "exact_match": correct / n if n else 0.0,
+        "exact_match": correct / n,
         "exact_match_ci95": [lo, hi],
         "median_rel_error": statistics.median(errors) if errors else None,
         "n": n,
