@@ -8,7 +8,7 @@ import pytest
 
 import generate_data
 from fxlab import UserError
-from fxlab.cli import base_parser, config_from_args
+from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import REPO_ROOT, config_from_dict, fingerprint, load_config
 
 CONFIGS = REPO_ROOT / "experiments" / "configs"
@@ -240,3 +240,17 @@ def test_results_dir_that_is_a_file_exits_2(tmp_path, capsys):
         generate_data.main(["--config", str(write(tmp_path, MINIMAL)), "--set", f"paths.data_dir={tmp_path / 'file'}"])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and "is a file" in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("error, expected", [
+    (PermissionError(13, "Permission denied", "/data/x.jsonl"), "Permission denied: /data/x.jsonl"),
+    (OSError(28, "No space left on device", "/data/x.jsonl"), "no space left on the device writing /data/x.jsonl"),
+])
+def test_file_system_errors_are_one_line(capsys, error, expected):
+    def body(argv):
+        raise error
+
+    with pytest.raises(SystemExit) as exc:
+        run_main("prog", body, [])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and expected in err and "\n" not in err, err

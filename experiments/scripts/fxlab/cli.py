@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -53,6 +54,15 @@ def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv
         return body(argv) or 0
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (PermissionError, IsADirectoryError) as e:  # the user's file system, not a bug: say where
+        print(f"{prog}: error: {e.strerror}: {e.filename}; check the path and its permissions", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        print(f"{prog}: error: no space left on the device writing {e.filename or 'a file'}; free some space "
+              "(finished files and checkpoints are intact: every write is atomic)", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
