@@ -14,8 +14,10 @@
 | metrics.py       | exact match, relative error, Wilson intervals, the results table          |
 | cli.py           | the flags every script shares and the exit-2 error wrapper                |
 
-Every user-facing mistake (bad config, missing data, foreign checkpoint) raises `UserError`; each script's
-`main` turns it into a one-line message on stderr and exit status 2.
+Every user-facing mistake (bad config, missing or empty data, a foreign or damaged checkpoint, a run
+directory another run holds, a diverged training loss) raises `UserError`; each script's `main` turns it
+into a one-line message on stderr and exit status 2. Ctrl-C and SIGTERM stop training cleanly (exit 130 /
+143) with a message that says how to resume.
 """
 
 
