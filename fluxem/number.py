@@ -65,9 +65,14 @@ def _float_int_limit(dtype) -> float:
 _RATIONAL_COPRIME = MODULUS  # a denominator is usable iff gcd(d, M) == 1
 
 
+@functools.lru_cache(maxsize=4096)
+def _denominator_ok(den: int) -> bool:
+    """Within capacity and coprime to all 16 primes (cached: text denominators repeat, mostly 10**k)."""
+    return den <= L.RATIONAL_LIMIT and math.gcd(den, _RATIONAL_COPRIME) == 1
+
+
 def _rational_is_exact(fr: Fraction) -> bool:
-    return (abs(fr.numerator) <= L.RATIONAL_LIMIT and fr.denominator <= L.RATIONAL_LIMIT
-            and math.gcd(fr.denominator, _RATIONAL_COPRIME) == 1)
+    return abs(fr.numerator) <= L.RATIONAL_LIMIT and _denominator_ok(fr.denominator)
 
 
 def _normalize(x):
@@ -76,6 +81,8 @@ def _normalize(x):
     Raises TypeError for bools and non-numbers, ValueError for NaN/inf and values past float64 range.
     """
     t = type(x)
+    if t is Fraction:  # the common exact types first: ABC isinstance checks cost microseconds
+        return _normalize_fraction(x)
     if t is int or (isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))):
         n = int(x)
         return _int_to_float(n), n, (n if -L.EXACT_LIMIT <= n <= L.EXACT_LIMIT else None)
@@ -97,19 +104,22 @@ def _normalize(x):
             return float(x), None, None
         x = Fraction(x)
     if isinstance(x, numbers.Rational) and not isinstance(x, (bool, np.bool_)):
-        fr = Fraction(x)
-        if fr.denominator == 1:
-            return _normalize(fr.numerator)
-        try:
-            v = float(fr)
-        except OverflowError:
-            raise ValueError(f"{fr} exceeds the float64 range of FluxEM's float channels") from None
-        return v, None, (fr if _rational_is_exact(fr) else None)
+        return _normalize_fraction(Fraction(x))
     if isinstance(x, (bool, np.bool_)):
         raise TypeError("FluxEM does not encode bools; pass int(x) if you mean 0/1")
     if isinstance(x, numbers.Real):
         return _normalize(float(x))
     raise TypeError(f"FluxEM encodes real numbers, got {type(x).__name__}: {x!r:.60}")
+
+
+def _normalize_fraction(fr: Fraction):
+    if fr.denominator == 1:
+        return _normalize(fr.numerator)
+    try:
+        v = float(fr)
+    except OverflowError:
+        raise ValueError(f"{fr} exceeds the float64 range of FluxEM's float channels") from None
+    return v, None, (fr if _rational_is_exact(fr) else None)
 
 
 _is_bool = np.frompyfunc(lambda v: isinstance(v, (bool, np.bool_)), 1, 1)
