@@ -1,0 +1,174 @@
+"""Training throughput of the experiment models, and the hybrid's tokenization cost, on one process.
+
+    python experiments/scripts/generate_data.py --config experiments/configs/arithmetic_full.yaml
+    python benchmarks/bench_train.py                       # arithmetic_full, 3 runs, every model
+    python benchmarks/bench_train.py --records 2000 --runs 3 --models hybrid   # a quicker look
+    FLUXEM_THREADS=2 python benchmarks/bench_train.py      # torch threads (default 1, see README "Threads")
+
+Per run it measures, on the config's train split:
+- tokenize, cold: `fxlab.hybrid.tokenize` per record (spans + FluxEM vectors), what every epoch paid
+  before the token cache;
+- tokenize, cached: loading `<data_dir>/tokenized/train.*.npz` plus one epoch's cache lookups, per record
+  (always over the whole split, whatever `--records`);
+- per model in `fxlab.models.MODELS` (token_only, hybrid, xval when present), one training epoch
+  (`fxlab.loop.run_epoch`) from a fresh model: wall seconds, CPU seconds, samples/s. `hybrid-uncached`
+  is the hybrid with the token cache off (every record tokenized in the epoch: the "before" figure).
+It prints the median and range over `--runs` runs and writes every raw figure to
+`benchmarks/results/bench_train-<UTC time>.json` (with the load average before and after, since a
+shared machine makes wall time noisy; CPU seconds are steadier there).
+
+`--nproc N` (several processes under torchrun) is not implemented yet: see `bench_torchrun`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments" / "scripts"))
+
+import torch  # noqa: E402
+
+import fluxem  # noqa: E402
+from fxlab import UserError  # noqa: E402
+from fxlab.config import load_config  # noqa: E402
+from fxlab.data import load_split, read_jsonl, split_path  # noqa: E402
+from fxlab.hybrid import VOCABULARY, tokenize  # noqa: E402
+from fxlab.loop import TrainState, make_optimizer, run_epoch  # noqa: E402
+from fxlab.models import MODELS, build_model  # noqa: E402
+from fxlab.threads import setup_threads  # noqa: E402
+from fxlab.tokcache import TokenCache  # noqa: E402
+
+UNCACHED = "hybrid-uncached"
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of fn()."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_tokenize(jsonl: Path, n_cold: int) -> dict:
+    """ms per record of the split: cold tokenize, and cached (file load + one epoch of lookups)."""
+    texts = [r["text"] for r in read_jsonl(jsonl)]
+    cold = texts[:n_cold]
+    wall, cpu = timed(lambda: [tokenize(t) for t in cold])
+    TokenCache(tokenize, VOCABULARY).load_split("train", jsonl)  # make sure the file exists (untimed)
+
+    def cached():
+        cache = TokenCache(tokenize, VOCABULARY)
+        cache.load_split("train", jsonl)
+        cache.items(texts)
+
+    cwall, ccpu = timed(cached)
+    return {"tokenize_cold_ms": 1e3 * wall / len(cold), "tokenize_cold_cpu_ms": 1e3 * cpu / len(cold),
+            "tokenize_cached_ms": 1e3 * cwall / len(texts), "tokenize_cached_cpu_ms": 1e3 * ccpu / len(texts)}
+
+
+def bench_epoch(name: str, cfg, records: list[dict]) -> dict | None:
+    """One training epoch of a fresh model; None if the model is not available."""
+    try:
+        model = build_model("hybrid" if name == UNCACHED else name, cfg)
+    except UserError as e:
+        print(f"skipping {name}: {e}", file=sys.stderr)
+        return None
+    if name == UNCACHED:
+        model.token_cache.enabled = False
+    elif name == "hybrid":  # what the loop's first batch does; its cost is in tokenize_cached_ms
+        model.token_cache.load_split("train", split_path(cfg, "train"))
+    opt, state = make_optimizer(model, cfg), TrainState()
+    wall, cpu = timed(lambda: run_epoch(model, opt, records, cfg, 0, state, "cpu"))
+    return {f"{name}_epoch_s": wall, f"{name}_epoch_cpu_s": cpu, f"{name}_samples_per_s": len(records) / wall}
+
+
+def bench_torchrun(args) -> None:
+    """Place for the multi-process figures (torchrun --nproc_per_node N): not implemented yet."""
+    print(f"bench_train.py: error: --nproc {args.nproc} is not implemented yet (the training scripts do not run "
+          "under torchrun yet); run without --nproc for the single-process figures", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def summarize(runs: list[dict]) -> dict:
+    keys = sorted({k for r in runs for k in r})
+    out = {}
+    for k in keys:
+        values = [r[k] for r in runs if k in r]
+        out[k] = {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+    return out
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip() + (" (dirty)" if subprocess.run(
+                                  ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                  capture_output=True, text=True).stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=str(ROOT / "experiments/configs/arithmetic_full.yaml"))
+    p.add_argument("--runs", type=int, default=3, help="timed runs (median and range are reported)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help=f"default: every model in fxlab.models.MODELS plus {UNCACHED}")
+    p.add_argument("--records", type=int, default=None, help="use the first N train records (default: all)")
+    p.add_argument("--cold-records", type=int, default=2000, help="records for the cold tokenize timing")
+    p.add_argument("--nproc", type=int, default=1, help="processes (torchrun); only 1 is implemented")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the JSON result")
+    p.add_argument("--note", default="", help="free text stored in the result (e.g. 'one competing process')")
+    args = p.parse_args(argv)
+    if args.nproc != 1:
+        bench_torchrun(args)
+    if args.runs < 1:
+        p.error("--runs must be >= 1")
+    try:
+        threads = setup_threads()
+        cfg = load_config(Path(args.config), {"device": "cpu"})
+        records = load_split(cfg, "train")[: args.records]
+    except UserError as e:
+        raise SystemExit(f"bench_train.py: {e}") from None
+    models = args.models or [*MODELS, UNCACHED]
+    load_before = os.getloadavg()
+    runs = []
+    for i in range(args.runs):
+        run = bench_tokenize(split_path(cfg, "train"), args.cold_records)
+        for name in models:
+            run.update(bench_epoch(name, cfg, records) or {})
+        runs.append(run)
+        print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v:.4g}" for k, v in run.items()), flush=True)
+    summary = summarize(runs)
+    result = {
+        "benchmark": "bench_train", "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+        "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git_commit": git_commit(),
+        "note": args.note, "config": cfg.source, "n_records": len(records), "torch_threads": threads,
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                 "torch": torch.__version__, "fluxem": fluxem.__version__,
+                 "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "runs": runs, "summary": summary,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench_train-{result['utc'].replace(':', '')}.json"
+    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    print(f"\n{len(records)} train records of {cfg.source}, torch threads {threads}, "
+          f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; median [min, max] of {args.runs} runs")
+    for k, s in summary.items():
+        print(f"  {k:34s} {s['median']:10.4g}  [{s['min']:.4g}, {s['max']:.4g}]")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
