@@ -709,11 +709,13 @@ class NumberEncoder:
                 f"float value"
             )
         values = _exact_values(arr)
-        for i, v in enumerate(values):
-            lin = arr[i, L.LINEAR] * L.LINEAR_SCALE
-            if v is None or not math.isclose(float(v), lin, rel_tol=1e-12, abs_tol=1e-300):
-                raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin:.6g}); "
-                                 "the vector is corrupted - refusing to decode an exact value")
+        lin = arr[:, L.LINEAR] * L.LINEAR_SCALE
+        as_float = np.array([np.nan if v is None else float(v) for v in values])
+        agree = np.abs(as_float - lin) <= 1e-12 * np.abs(lin) + 1e-300  # False for None (NaN)
+        if not agree.all():
+            i = int(np.flatnonzero(~agree)[0])
+            raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin[i]:.6g}); "
+                             "the vector is corrupted - refusing to decode an exact value")
         return _reshape_list(values, shape)
 
     def decode_int(self, e) -> int | list[int]:
