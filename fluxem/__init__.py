@@ -4,6 +4,9 @@
 >>> enc = fluxem.NumberEncoder()
 >>> enc.decode_int(enc.mul(enc.encode(123456789), enc.encode(987654321)))
 121932631112635269
+>>> from decimal import Decimal
+>>> enc.decode_exact(enc.mul(enc.encode(Decimal("0.1")), enc.encode(Decimal("0.2"))))
+Fraction(1, 50)
 
 The core needs only NumPy. The torch bridge `fluxem.nn` is imported on demand, never here.
 """
