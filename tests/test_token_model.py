@@ -91,8 +91,10 @@ def test_input_longer_than_the_window_predicts_empty(tmp_path):
     assert out[1] == "" and len(out[0]) <= 12 - len("1 + 2") - 2
 
 
-def test_fairness_token_only_learns_two_digit_addition(tmp_path):
-    """The baseline is fair: trained briefly on a + b (a, b in 0..29) it solves held-out pairs."""
+@pytest.mark.parametrize("answer_order", ["forward", "reversed"])
+def test_fairness_token_only_learns_two_digit_addition(tmp_path, answer_order):
+    """The baseline is fair: trained briefly on a + b (a, b in 0..29) it solves held-out pairs, whichever
+    order it writes the answer in (predict returns normal order: the check is against the plain sum)."""
     pairs = [(a, b) for a in range(30) for b in range(30)]
     random.Random(0).shuffle(pairs)
     records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs)]
@@ -101,7 +103,8 @@ def test_fairness_token_only_learns_two_digit_addition(tmp_path):
     write_jsonl(tmp_path / "data" / "test.jsonl", records[750:])  # never seen
     cfg = config_from_dict({
         "task": "arithmetic", "seed": 0, "device": "cpu",
-        "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},
+        "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16,
+                  "answer_order": answer_order},
         "training": {"epochs": 80, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 20,
                      "weight_decay": 0.1, "eval_every": 10},
         "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
@@ -112,7 +115,7 @@ def test_fairness_token_only_learns_two_digit_addition(tmp_path):
     model.load_state_dict(tensors["model"])
     test = read_jsonl(tmp_path / "data" / "test.jsonl")
     predictions = model.predict([r["text"] for r in test])
-    accuracy = sum(p == r["target"] for p, r in zip(predictions, test)) / len(test)
+    accuracy = sum(p == str(a + b) for p, (a, b) in zip(predictions, pairs[750:])) / len(test)
     assert accuracy >= 0.9, accuracy
 
 
