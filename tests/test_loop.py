@@ -214,11 +214,12 @@ class Killed(BaseException):
     """Stands in for SIGKILL: nothing in the loop catches it."""
 
 
-@pytest.mark.parametrize("kill_at", [1, 2, 5, 8, *range(9, 16)])
+@pytest.mark.parametrize("kill_at", [1, 2, 5, 8, *range(9, 16), 20, 21, 22])
 def test_kill_at_every_rename_of_an_epoch_then_resume(straight_run, data_dir, tmp_path, monkeypatch, kill_at):
     """A kill at any rename of epoch 2's saves (best: 3, last: 3, metrics: 1; rename 1 is config.json, 2-8
     are epoch 1's) leaves a state that --resume completes into exactly the uninterrupted run; so does a
-    kill in epoch 1, before any last checkpoint exists (--resume then starts from epoch 1)."""
+    kill in epoch 1, before any last checkpoint exists (--resume then starts from epoch 1), and one in the
+    last epoch's saves (20-22: --resume has no epoch left to run, but completes the files)."""
     real_replace, calls = os.replace, []
 
     def replace(src, dst):

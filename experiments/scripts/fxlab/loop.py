@@ -527,6 +527,7 @@ def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState
         resume = False
     if resume:
         state = _resume(ctx)
+        write_metrics(out, state.history)  # a kill may have come between last.json and metrics.jsonl
     else:
         _start_fresh(out, model_name)
         state = TrainState()
