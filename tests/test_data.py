@@ -10,7 +10,7 @@ import pytest
 import generate_data
 from fxlab import UserError
 from fxlab.config import REPO_ROOT, load_config
-from fxlab.data import SPLITS, generate, read_jsonl
+from fxlab.data import SPLITS, generate, make_dir, read_jsonl, remove_stray_tmp, write_jsonl
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
 FILES = [f"{s}.jsonl" for s in SPLITS["arithmetic"]] + ["manifest.json"]
@@ -138,3 +138,29 @@ def test_generate_data_writes_a_manifest(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["files"]["train.jsonl"]["n"] == 200
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_non_utf8_jsonl_is_a_user_error(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "caf\xe9", "target": "1"}\n')
+    with pytest.raises(UserError, match=r"x.jsonl: not UTF-8 text \(byte 24\)"):
+        read_jsonl(path)
+
+
+def test_a_line_separator_inside_a_text_is_not_a_line_break(tmp_path):
+    path = tmp_path / "x.jsonl"
+    write_jsonl(path, [{"id": "a", "text": "1\u2028+ 2", "target": "3"}])
+    assert read_jsonl(path)[0]["text"] == "1\u2028+ 2"
+
+
+def test_make_dir_says_which_file_is_in_the_way(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(UserError, match=r"cannot create directory .*f/sub/dir: .*f is a file"):
+        make_dir(tmp_path / "f" / "sub" / "dir")
+
+
+def test_remove_stray_tmp_deletes_only_temp_files(tmp_path):
+    (tmp_path / ".last.pt.x1y2.tmp").write_bytes(b"half")
+    (tmp_path / "last.pt").write_bytes(b"whole")
+    assert [p.name for p in remove_stray_tmp(tmp_path)] == [".last.pt.x1y2.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
