@@ -91,8 +91,10 @@ def test_input_longer_than_the_window_predicts_empty(tmp_path):
     assert out[1] == "" and len(out[0]) <= 12 - len("1 + 2") - 2
 
 
-@pytest.mark.parametrize("answer_order", ["forward", "reversed"])
-def test_fairness_token_only_learns_two_digit_addition(tmp_path, answer_order):
+# Reversed answers need half the epochs here (the units digit, written first, needs no carry), which
+# also keeps this second run cheap.
+@pytest.mark.parametrize("answer_order, epochs", [("forward", 80), ("reversed", 40)])
+def test_fairness_token_only_learns_two_digit_addition(tmp_path, answer_order, epochs):
     """The baseline is fair: trained briefly on a + b (a, b in 0..29) it solves held-out pairs, whichever
     order it writes the answer in (predict returns normal order: the check is against the plain sum)."""
     pairs = [(a, b) for a in range(30) for b in range(30)]
@@ -105,7 +107,7 @@ def test_fairness_token_only_learns_two_digit_addition(tmp_path, answer_order):
         "task": "arithmetic", "seed": 0, "device": "cpu",
         "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16,
                   "answer_order": answer_order},
-        "training": {"epochs": 80, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 20,
+        "training": {"epochs": epochs, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 20,
                      "weight_decay": 0.1, "eval_every": 10},
         "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
     })
