@@ -25,7 +25,14 @@ step() {
 
 step "$HERE/generate_data.py" --config "$CONFIG" "$@"
 step "$HERE/train_token_only.py" --config "$CONFIG" "$@"
-step "$HERE/train_xval.py" --config "$CONFIG" "$@"
+TASK="$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1], encoding="utf-8")).get("task", ""))' "$CONFIG" 2>/dev/null || true)"
+if [[ "$TASK" == "mathds" ]]; then
+    # xVal regresses one float: it cannot write the exact fractions (-52304477/3) and long decimals the
+    # mathds answers are, and the small config's 5-minute budget has no room for it. Run it by hand if wanted.
+    echo "==> skipping train_xval.py for task mathds (see EXPERIMENTS.md)"
+else
+    step "$HERE/train_xval.py" --config "$CONFIG" "$@"
+fi
 step "$HERE/train_hybrid.py" --config "$CONFIG" "$@"
 step "$HERE/eval.py" --config "$CONFIG" "$@"
 
