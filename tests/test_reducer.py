@@ -192,3 +192,103 @@ print("ok")
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- issue 7 guards (trained)
+
+SYMBOLIC = ["add_or_sub", "add_sub_multiple", "mul", "div", "mixed", "mul_div_multiple"]
+
+
+def reducer_config(tmp: Path, train_per_module: int = 100, epochs: int = 8):
+    from fxlab.config import config_from_dict
+
+    return config_from_dict({
+        "task": "mathds", "seed": 5, "device": "cpu",
+        "data": {"source_dir": str(SAMPLE), "modules": SYMBOLIC, "train_per_module": train_per_module,
+                 "val_size": 60, "test_per_module": 100},
+        "model": {"hidden_dim": 64, "num_layers": 3, "num_heads": 4, "dropout": 0.0, "attn_window": 4},
+        "training": {"epochs": epochs, "batch_size": 16, "learning_rate": 0.003, "warmup_steps": 30},
+        "paths": {"data_dir": str(tmp / "data"), "results_dir": str(tmp / "results")},
+    })
+
+
+def _load_split(cfg, stem: str) -> list[dict]:
+    return [json.loads(line) for line in (cfg.data_path / f"{stem}.jsonl").read_text().splitlines()]
+
+
+def _exact_match(model, records) -> float:
+    preds = model.predict([r["text"] for r in records])
+    return sum(p == r["target"] for p, r in zip(preds, records)) / len(records)
+
+
+@pytest.fixture(scope="module")
+def trained_reducer(tmp_path_factory):
+    """A small reduction hybrid trained on the committed sample's training modules (no *_longer data)."""
+    from fxlab.data import generate, write_dataset
+    from fxlab.loop import train
+    from fxlab.models import build_model
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = reducer_config(tmp_path_factory.mktemp("reducer"))
+        write_dataset(cfg, generate(cfg), cfg.data_path)
+        train("hybrid", cfg)
+        model = build_model("hybrid", cfg)
+        model.load_state_dict(torch.load(cfg.results_path / "hybrid" / "best.pt", weights_only=True)["model"])
+        yield cfg, model
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_guard_untrained_reducer_scores_far_below_trained(trained_reducer):
+    cfg, model = trained_reducer
+    from fxlab.models import build_model
+
+    records = [r for stem in ("arithmetic__mixed", "arithmetic__add_sub_multiple") for r in _load_split(cfg, stem)]
+    untrained = build_model("hybrid", cfg)
+    assert _exact_match(untrained, records) <= 0.2
+    assert _exact_match(model, records) >= 0.9
+
+
+@pytest.mark.parametrize("stem", ["arithmetic__add_sub_multiple_longer", "arithmetic__mixed_longer",
+                                  "arithmetic__mul_div_multiple_longer"])
+def test_guard_longer_than_any_training_expression(trained_reducer, stem):
+    """Trained without *_longer-length expressions, the reducer is >= 95% on them."""
+    cfg, model = trained_reducer
+    longest_train = max(r["n_ops"] for r in _load_split(cfg, "train"))
+    records = _load_split(cfg, stem)
+    assert sum(r["n_ops"] > longest_train for r in records) >= 10  # the split really is longer
+    preds = model.predict([r["text"] for r in records])
+    wrong = [(r["text"], r["target"], p) for r, p in zip(records, preds) if p != r["target"]]
+    assert len(wrong) <= 0.05 * len(records), wrong[:5]
+
+
+def _paren_probe(rng, n: int):
+    """Pairs of questions that differ only in where one pair of parentheses stands."""
+    from fractions import Fraction as F
+
+    for _ in range(n):
+        a, b, c = (rng.randint(-60, 60) for _ in range(3))
+        op1, op2 = rng.choice("+-*"), rng.choice("+-*")
+        fa, fb, fc = F(a), F(b), F(c)
+        ref = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+        left = ref[op2](ref[op1](fa, fb), fc)
+        right = ref[op1](fa, ref[op2](fb, fc))
+        sp1, sp2 = (o if o == "*" else f" {o} " for o in (op1, op2))  # the generator's spacing: 2*(3 - 4)
+        yield ((f"Calculate ({a}{sp1}{b}){sp2}{c}.", str(left)),
+               (f"Calculate {a}{sp1}({b}{sp2}{c}).", str(right)))
+
+
+def test_guard_moving_parentheses_changes_the_answer_correctly(trained_reducer):
+    import random
+
+    _, model = trained_reducer
+    pairs = list(_paren_probe(random.Random(0), 100))
+    texts = [q for pair in pairs for q, _ in pair]
+    preds = model.predict(texts)
+    targets = [t for pair in pairs for _, t in pair]
+    correct = sum(p == t for p, t in zip(preds, targets)) / len(targets)
+    assert correct >= 0.95, [(q, p, t) for q, p, t in zip(texts, preds, targets) if p != t][:5]
+    moved = [(preds[2 * i], preds[2 * i + 1]) for i, ((_, l), (_, r)) in enumerate(pairs) if l != r]
+    assert sum(x != y for x, y in moved) >= 0.95 * len(moved)

@@ -220,8 +220,8 @@ class ReductionHybrid(nn.Module):
         # Heads read the decision's immediate neighbourhood directly (the tokens just outside it), so the
         # local rule (an operator's neighbours, a parenthesis on each side) does not have to be carried
         # through the attention layers.
-        self.gap_head = nn.Sequential(nn.Linear(5 * C, C), nn.GELU(), nn.Linear(C, len(GAP_OPS)))
-        self.slot_head = nn.Sequential(nn.Linear(3 * C, C), nn.GELU(), nn.Linear(C, len(SLOT_OPS)))
+        self.gap_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(GAP_OPS)))
+        self.slot_head = nn.Sequential(nn.Linear(5 * C, C), nn.GELU(), nn.Linear(C, len(SLOT_OPS)))
         self.format_head = nn.Linear(C, len(FORMATS))
         self._train_states: dict[str, list] = {}  # record text -> its teacher-forced states (training only)
 
@@ -261,15 +261,19 @@ class ReductionHybrid(nn.Module):
     def forward(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
         h = self.encode(batch)  # (B, T, C)
         # A gap reads its two slots, the mean of the tokens between them (the operator or the words) and
-        # the token just outside each slot; a slot reads itself and its two neighbours. Slots are never at
-        # the edges (BOS and EOS), so p - 1 and p + 1 exist.
+        # the two tokens just outside each slot (an operator is often one space away: "# - # - #"); a
+        # slot reads itself and two tokens on each side. Positions past the edges read BOS / the last token.
+        T = h.shape[1]
         csum = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], dim=1)  # (B, T+1, C)
         gb, gl, gr = batch["gap_b"], batch["gap_l"], batch["gap_r"]
         between = (csum[gb, gr] - csum[gb, gl + 1]) / (gr - gl - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)
-        gap_in = torch.cat([h[gb, gl - 1], h[gb, gl], between, h[gb, gr], h[gb, gr + 1]], dim=-1)  # (G, 5C)
+        at = lambda b, p: h[b, p.clamp(0, T - 1)]  # noqa: E731
+        gap_in = torch.cat([at(gb, gl - 2), at(gb, gl - 1), h[gb, gl], between, h[gb, gr], at(gb, gr + 1),
+                            at(gb, gr + 2)], dim=-1)  # (G, 7C)
         gap_logits = self.gap_head(gap_in)  # (G, n_gap_ops)
         sb, sp = batch["slot_b"], batch["slot_p"]
-        slot_logits = self.slot_head(torch.cat([h[sb, sp - 1], h[sb, sp], h[sb, sp + 1]], dim=-1))  # (S, n_slot_ops)
+        slot_in = torch.cat([at(sb, sp + d) for d in (-2, -1, 0, 1, 2)], dim=-1)  # (S, 5C)
+        slot_logits = self.slot_head(slot_in)  # (S, n_slot_ops)
         keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
         format_logits = self.format_head((h * keep).sum(1) / keep.sum(1).clamp(min=1.0))  # (B, 2)
         outputs = {"gap_logits": gap_logits, "slot_logits": slot_logits, "format_logits": format_logits}
