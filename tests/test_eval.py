@@ -140,7 +140,7 @@ def test_end_to_end_tiny_pipeline(pipeline, capsys):
     except ImportError:  # plots are optional (the `plot` extra); eval.py says it skipped them
         assert "matplotlib is not installed" in out
     else:
-        assert (results / "plots" / "exact_match_by_n_ops.png").is_file()
+        assert (results / "plots" / "exact_match.png").is_file()
 
 
 def test_eval_is_deterministic(pipeline):
@@ -223,9 +223,10 @@ def test_eval_refuses_a_checkpoint_of_the_other_model(pipeline, capsys):
 def test_single_valued_plots_are_skipped(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     rows = {"m": {"s": [{"n_ops": 1, "max_operand_digits": d, "correct": d < 3} for d in (1, 2, 3)]}}
-    saved = eval_script.save_plots(rows, tmp_path)
-    assert [p.name for p in saved] == ["exact_match_by_magnitude.png"]
-    assert "skipping exact_match_by_n_ops.png: every record has n_ops = 1" in capsys.readouterr().out
+    saved = eval_script.save_plots(rows, tmp_path)  # the n_ops panel is left out, magnitude stays
+    assert [p.name for p in saved] == ["exact_match.png"]
+    assert eval_script.save_plots({"m": {"s": rows["m"]["s"][:1]}}, tmp_path / "one") == []
+    assert "skipping the exact match figure: every record has the same value of" in capsys.readouterr().out
 
 
 def test_make_stress_data_help_describes_every_flag():

@@ -11,8 +11,9 @@ the model's `predict` on the raw test texts and writes into <results_dir>:
     metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
                                         merged into an existing metrics.json: the entries of models and
                                         splits evaluated now are replaced, all others are kept
-    plots/exact_match_by_n_ops.png, plots/exact_match_by_magnitude.png   (if matplotlib is installed; a
-                                        plot whose x takes one value only, e.g. units n_ops, is skipped)
+    plots/exact_match.png               (if matplotlib is installed) exact match with 95% Wilson bands by
+                                        magnitude and n_ops (arithmetic), by magnitude, unit kind and
+                                        question kind (units), by module and n_ops (mathds); see save_plots
 An empty test split, a checkpoint of another model or config, or a damaged checkpoint exits 2 with a
 one-line message.
 Every number printed comes from running a checkpoint on the files. `--data FILE.jsonl` (repeatable) also
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -37,8 +39,9 @@ from fxlab.config import Config, resolve_device
 from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, make_dir, read_jsonl, write_jsonl
 from fxlab.loop import load_checkpoint, load_weights, predict_texts, run_dir, run_lock
 from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
-from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize
+from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize, wilson_interval
 from fxlab.models import MODELS, build_model
+from fxlab.units_data import EXTRA_COMPOUNDS, UNITS
 
 PROG = "eval.py"
 TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py", "xval": "train_xval.py"}
@@ -102,7 +105,7 @@ def evaluate_model(name: str, model, datasets: dict, cfg: Config) -> tuple[dict,
         rows[split] = [
             {"id": r["id"], "text": r["text"], "target": r["target"], "prediction": p, "correct": p == r["target"],
              "rel_error": rel_error(p, r["target"]), "n_ops": r.get("n_ops"),
-             "max_operand_digits": max_operand_digits(r)}
+             "max_operand_digits": max_operand_digits(r), **plot_fields(r)}
             for r, p in zip(records, preds)
         ]
     return summaries, rows
@@ -125,46 +128,139 @@ def merge_metrics(path: Path, new: dict) -> dict:
     return {**old, **{m: {**old.get(m, {}), **splits} for m, splits in new.items()}}
 
 
-def save_plots(rows_by_model: dict, out_dir: Path) -> list[Path]:
-    """Exact match by n_ops and by operand digits, per model, over all evaluated records."""
+# The panels of the one figure per task, in order: (row field, x-axis label, scale). A panel is drawn when
+# its field takes at least two values over the evaluated records, so each task gets its own panels:
+# arithmetic magnitude + n_ops; units magnitude + unit kind + question kind (n_ops is always 1);
+# mathds module + n_ops.
+PLOT_PANELS = (
+    ("magnitude_decade", "largest number in the question (log scale, by decade)", "log"),
+    ("n_ops", "number of operations", "int"),
+    ("unit_kind", "unit kind (of the first unit)", "category"),
+    ("kind", "question kind", "category"),
+    ("module", "module", "category"),
+)
+PLOT_FILE = "exact_match.png"
+MODEL_COLORS = {"token_only": "tab:blue", "xval": "tab:orange", "hybrid": "tab:green"}
+_UNIT_KIND = {u: kind for kind, units in UNITS.items() for u in units} | {u: "velocity" for u in EXTRA_COMPOUNDS}
+
+
+def _decade(x) -> int:
+    """floor(log10 |x|), with 0 in the decade of 1..9 (its magnitude has no logarithm).
+
+    >>> _decade(0), _decade(7), _decade(99999), _decade(0.05)
+    (0, 0, 4, -2)
+    """
+    x = abs(Fraction(str(x)))  # exact: float log10 puts 1000 in decade 2 on some platforms
+    if x == 0:
+        return 0
+    d = len(str(x.numerator)) - len(str(x.denominator))
+    return d if Fraction(10) ** d <= x else d - 1
+
+
+def plot_fields(record: dict) -> dict:
+    """The fields of a test record the figure groups by (PLOT_PANELS), for its prediction row.
+
+    >>> plot_fields({"kind": "convert", "units": ["km", "mi"], "values": [3.5]})
+    {'magnitude_decade': 0, 'kind': 'convert', 'unit_kind': 'length'}
+    """
+    out = {}
+    numbers = record.get("operands") or record.get("values")
+    if numbers:
+        out["magnitude_decade"] = max(_decade(x) for x in numbers)
+    for key in ("kind", "module"):
+        if record.get(key) is not None:
+            out[key] = record[key]
+    if record.get("units"):
+        out["unit_kind"] = _UNIT_KIND.get(record["units"][0], "other")
+    return out
+
+
+def _row_value(row: dict, key: str):
+    if key == "magnitude_decade" and key not in row and row.get("max_operand_digits") is not None:
+        return row["max_operand_digits"] - 1  # prediction files written before magnitude_decade existed
+    return row.get(key)
+
+
+def plot_panels(records: dict) -> tuple[list, list]:
+    """([(field, x label, scale, sorted x values)] of the panels to draw, [fields that take one value only])
+    for {model: prediction rows}.
+
+    >>> plot_panels({"m": [{"n_ops": 1, "kind": "convert"}, {"n_ops": 1, "kind": "combine"}]})
+    ([('kind', 'question kind', 'category', ['combine', 'convert'])], ['n_ops'])
+    """
+    panels, single = [], []
+    for key, xlabel, scale in PLOT_PANELS:
+        xs = {_row_value(r, key) for rows in records.values() for r in rows} - {None}
+        if len(xs) >= 2:  # one point per model says nothing (e.g. units items all have n_ops = 1)
+            panels.append((key, xlabel, scale, sorted(xs, key=lambda x: (isinstance(x, str), x))))
+        elif xs:
+            single.append(key)
+    return panels, single
+
+
+def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path]:
+    """One figure, <out_dir>/exact_match.png: exact match (%) of every model on the same axes, with 95%
+    Wilson bands (error bars on categorical axes), in one panel per PLOT_PANELS field that takes two or
+    more values, over all evaluated records of every split (and seed, when the rows hold several).
+
+    >>> save_plots({"hybrid": {"test_id": [{"n_ops": 1, "correct": True}]}}, Path("p"))  # one x: no plot
+    info: skipping the exact match figure: every record has the same value of n_ops
+    []
+    """
+    records = {model: [r for split_rows in rows.values() for r in split_rows] for model, rows in rows_by_model.items()}
+    panels, single = plot_panels(records)
+    if not panels:
+        if single:
+            print(f"info: skipping the exact match figure: every record has the same value of {', '.join(single)}")
+        return []
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
     except ImportError:
         print("info: matplotlib is not installed; skipping plots")
         return []
-    saved = []
-    for key, xlabel, fname in (("n_ops", "number of operations", "exact_match_by_n_ops.png"),
-                               ("max_operand_digits", "digits of the largest operand",
-                                "exact_match_by_magnitude.png")):
-        fig = Figure(figsize=(6, 4))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        plotted = False
-        xs_seen = {r[key] for rows in rows_by_model.values() for split_rows in rows.values() for r in split_rows
-                   if r.get(key) is not None}
-        if len(xs_seen) < 2:  # one point per model says nothing (e.g. units items all have n_ops = 1)
-            if xs_seen:
-                print(f"info: skipping {fname}: every record has {key} = {xs_seen.pop()}")
-            continue
-        for model, rows in rows_by_model.items():
-            groups: dict[int, list[bool]] = {}
-            for row in (r for split_rows in rows.values() for r in split_rows if r.get(key) is not None):
-                groups.setdefault(row[key], []).append(row["correct"])
-            if groups:
-                xs = sorted(groups)
-                ax.plot(xs, [100 * sum(groups[x]) / len(groups[x]) for x in xs], marker="o", label=model)
-                plotted = True
-        if plotted:
-            ax.set(xlabel=xlabel, ylabel="exact match (%)", ylim=(-2, 102), title=f"Exact match by {xlabel}")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
-            ax.legend()
-            make_dir(out_dir)  # a file in the way is a one-line error
-            fig.savefig(out_dir / fname, dpi=120)
-            saved.append(out_dir / fname)
-    return saved
+    fig = Figure(figsize=(4.6 * len(panels), 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    models = [m for m in MODEL_LABELS if m in records] + sorted(m for m in records if m not in MODEL_LABELS)
+    for ax, (key, xlabel, scale, xs) in zip(axes, panels):
+        for i, model in enumerate(models):
+            groups: dict = {}
+            for row in records[model]:
+                if _row_value(row, key) is not None:
+                    groups.setdefault(_row_value(row, key), []).append(bool(row["correct"]))
+            present = [x for x in xs if x in groups]
+            if not present:
+                continue
+            rate = [100 * sum(groups[x]) / len(groups[x]) for x in present]
+            ci = [wilson_interval(sum(groups[x]), len(groups[x])) for x in present]
+            lo, hi = [100 * c[0] for c in ci], [100 * c[1] for c in ci]
+            style = dict(color=MODEL_COLORS.get(model), label=MODEL_LABELS.get(model, model))
+            if scale == "category":  # models side by side at each category, so the error bars do not overlap
+                pos = [xs.index(x) + 0.15 * (i - (len(models) - 1) / 2) for x in present]
+                ax.errorbar(pos, rate, yerr=[[r - a for r, a in zip(rate, lo)], [b - r for r, b in zip(rate, hi)]],
+                            fmt="o", capsize=3, **style)
+            else:
+                pos = [10.0 ** x for x in present] if scale == "log" else present
+                ax.plot(pos, rate, marker="o", **style)
+                ax.fill_between(pos, lo, hi, alpha=0.15, color=style["color"], linewidth=0)
+        if scale == "category":
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 4 else 0,
+                          ha="right" if len(xs) > 4 else "center")
+        elif scale == "log":
+            ax.set_xscale("log")
+        else:
+            ax.set_xticks(xs)
+        ax.set(xlabel=xlabel, ylim=(-2, 102))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("exact match (%)")
+    axes[0].legend(loc="best", fontsize="small")
+    n = {len(rows) for rows in records.values()}
+    counted = f"{n.pop()} records" if len(n) == 1 else "all records"
+    fig.suptitle(f"{title + ': ' if title else ''}exact match, 95% Wilson CI ({counted} per model)", fontsize="medium")
+    make_dir(out_dir)  # a file in the way is a one-line error
+    fig.savefig(out_dir / PLOT_FILE, dpi=100)
+    return [out_dir / PLOT_FILE]
 
 
 def _main(argv) -> int:
@@ -192,7 +288,7 @@ def _main(argv) -> int:
     print()
     print(format_table(metrics, cfg.task))
     print()
-    for path in save_plots(rows_by_model, out / "plots"):
+    for path in save_plots(rows_by_model, out / "plots", title=Path(cfg.source).stem):
         print(f"saved {path}")
     print(f"wrote {out / 'metrics.json'} and {out / 'predictions'}/")
     return 0
