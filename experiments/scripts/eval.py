@@ -141,6 +141,7 @@ PLOT_PANELS = (
 )
 PLOT_FILE = "exact_match.png"
 MODEL_COLORS = {"token_only": "tab:blue", "xval": "tab:orange", "hybrid": "tab:green"}
+MODEL_MARKERS = {"token_only": "o", "xval": "s", "hybrid": "^"}  # tell apart lines that coincide (e.g. all at 0%)
 _UNIT_KIND = {u: kind for kind, units in UNITS.items() for u in units} | {u: "velocity" for u in EXTRA_COMPOUNDS}
 
 
@@ -235,14 +236,15 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
             rate = [100 * sum(groups[x]) / len(groups[x]) for x in present]
             ci = [wilson_interval(sum(groups[x]), len(groups[x])) for x in present]
             lo, hi = [100 * c[0] for c in ci], [100 * c[1] for c in ci]
-            style = dict(color=MODEL_COLORS.get(model), label=MODEL_LABELS.get(model, model))
+            style = dict(color=MODEL_COLORS.get(model), label=MODEL_LABELS.get(model, model),
+                         marker=MODEL_MARKERS.get(model, "o"), markersize=6 - 1.2 * i)
             if scale == "category":  # models side by side at each category, so the error bars do not overlap
                 pos = [xs.index(x) + 0.15 * (i - (len(models) - 1) / 2) for x in present]
                 ax.errorbar(pos, rate, yerr=[[r - a for r, a in zip(rate, lo)], [b - r for r, b in zip(rate, hi)]],
-                            fmt="o", capsize=3, **style)
+                            linestyle="none", capsize=3, **style)
             else:
                 pos = [10.0 ** x for x in present] if scale == "log" else present
-                ax.plot(pos, rate, marker="o", **style)
+                ax.plot(pos, rate, **style)
                 ax.fill_between(pos, lo, hi, alpha=0.15, color=style["color"], linewidth=0)
         if scale == "category":
             ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 4 else 0,

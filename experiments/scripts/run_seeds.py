@@ -188,8 +188,9 @@ def _main(argv) -> int:
         python = os.environ.get("PYTHON", sys.executable)
         for seed in seeds:
             data_dir, results_dir = seed_dirs(cfg.paths.data_dir, cfg.paths.results_dir, seed)
-            extra = [f"--set={o}" for o in args.overrides] + (["--device", args.device] if args.device else [])
-            # the per-seed paths come last: a later --set of the same key wins
+            # the config's paths are in the per-seed paths already; every other --set goes on as given
+            kept = [o for o in args.overrides if o.partition("=")[0].strip() not in ("paths.data_dir", "paths.results_dir")]
+            extra = [f"--set={o}" for o in kept] + (["--device", args.device] if args.device else [])
             cmd = ["bash", str(HERE / "run_all_experiments.sh"), args.config, "--seed", str(seed), *extra,
                    "--set", f"paths.data_dir={data_dir}", "--set", f"paths.results_dir={results_dir}"]
             print(f"==> seed {seed}: {' '.join(cmd[2:])}", flush=True)
