@@ -70,12 +70,15 @@ def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv
 
 
 def train_main(prog: str, model: str, description: str, argv: Sequence[str] | None) -> int:
-    """The whole body of train_token_only.py and train_hybrid.py, which differ only by the model name."""
+    """The whole body of the train_*.py scripts, which differ only by the model name. They run unchanged
+    under torchrun (fxlab/dist.py): `torchrun --standalone --nproc_per_node 2 train_hybrid.py --config ...`."""
     from fxlab.loop import train  # torch is imported only by the scripts that train
 
     def body(args_in) -> int:
         args = base_parser(prog, description, training=True).parse_args(args_in)
         summary = train(model, config_from_args(args), resume=args.resume)
+        if summary.get("rank", 0) != 0:  # under torchrun, rank 0 alone reports
+            return 0
         print(f"[{model}] done: best val exact match {100 * summary['best_val_exact_match']:.1f}% "
               f"(epoch {summary['best_epoch']}), {summary['seconds']:.1f}s; checkpoints in {summary['run_dir']}")
         return 0

@@ -50,7 +50,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from fxlab import UserError
+from fxlab import UserError, dist
 from fxlab.config import Config, fingerprint, fluxem_version, resolve_device
 from fxlab.data import atomic_write_bytes, file_sha256, load_split, make_dir, remove_stray_tmp, split_path
 from fxlab.models import MODELS, build_model, count_parameters
@@ -78,7 +78,8 @@ def run_dir(cfg: Config, model_name: str) -> Path:
 
 def progress(iterable, **kwargs):
     """tqdm with a slow refresh when stderr is not a terminal (CI logs stay short)."""
-    return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True, **kwargs)
+    return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True,
+                disable=not dist.current().is_main, **kwargs)  # under torchrun, rank 0's bars only
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -284,6 +285,7 @@ def _meta(kind: str, model_name: str, cfg: Config, state: TrainState, data_sha: 
         "config": cfg.to_dict(), "seed": cfg.seed, "state": dataclasses.asdict(state),
         "python_random": _json_random_state(), "data_sha256": data_sha,
         "fluxem_version": fluxem_version(), "torch_version": torch.__version__,
+        "world_size": dist.current().world_size,
     }
 
 
@@ -321,6 +323,15 @@ def lr_at(step: int, cfg: Config, steps_per_epoch: int) -> float:
     return t.learning_rate * warm * cosine
 
 
+def autocast(device: str):
+    """bf16 autocast on a CUDA device that supports it (FLUXEM_BF16=0 turns it off); fp32 everywhere else.
+    Only the training / val-loss forward passes use it: `predict` (what exact match measures) stays fp32."""
+    if (device == "cuda" and os.environ.get("FLUXEM_BF16", "1").strip() != "0" and torch.cuda.is_available()
+            and torch.cuda.is_bf16_supported()):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def to_device(batch: dict, device: str) -> dict:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
@@ -344,10 +355,16 @@ class Diverged(UserError):
 
 def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: int, state: TrainState,
               device: str) -> tuple[float, float]:
-    """One pass over train in a (seed, epoch)-determined order; returns (mean train loss, last lr)."""
+    """One pass over train in a (seed, epoch)-determined order; returns (mean train loss, last lr).
+
+    Under torchrun each rank takes a disjoint shard of that same order (`dist.shard`), so one step sees
+    world_size x batch_size records, and the gradients are averaged over the ranks before the step."""
     model.train()
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
     order = torch.randperm(len(records), generator=gen).tolist()
+    d = dist.current()
+    if d.enabled:
+        return _run_epoch_dist(model, opt, records, cfg, epoch, state, device, dist.shard(order), d)
     bs = cfg.training.batch_size
     batches = [order[i : i + bs] for i in range(0, len(order), bs)]
     total, lr = 0.0, 0.0
@@ -356,7 +373,8 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
         lr = lr_at(state.step, cfg, len(batches))
         for group in opt.param_groups:
             group["lr"] = lr
-        _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
+        with autocast(device):
+            _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
         value = loss.item()
         if not math.isfinite(value):  # stop before a NaN step poisons the weights
             raise Diverged(f"the training loss is {value} at epoch {epoch + 1}, step {state.step + 1}")
@@ -371,6 +389,40 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
     return total / len(records), lr
 
 
+def _run_epoch_dist(model, opt, records, cfg, epoch, state, device, order, d) -> tuple[float, float]:
+    """run_epoch's body under torchrun: this rank's shard, gradients all-reduced, the loss summed over ranks."""
+    if d.world_size > 1:
+        # Dropout differs per rank and restarts each epoch from (seed, epoch, rank), so a resumed run
+        # reproduces an uninterrupted one without saving every rank's RNG (last.pt holds rank 0's).
+        torch.manual_seed((cfg.seed * 1_000_003 + epoch) * 1_009 + d.rank + 1)
+    params = [p for p in model.parameters() if p.requires_grad]
+    bs = cfg.training.batch_size
+    batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+    total, lr = 0.0, 0.0
+    bar = progress(batches, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", leave=False)
+    for ids in bar:
+        lr = lr_at(state.step, cfg, len(batches))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        with autocast(device):
+            _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
+        value = loss.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        summed = dist.all_reduce_grads(params, value)  # every rank sees a NaN of any rank: all stop together
+        if not math.isfinite(summed):
+            raise Diverged(f"the training loss is {value if not math.isfinite(value) else summed} at epoch "
+                           f"{epoch + 1}, step {state.step + 1} (on some rank)")
+        if cfg.training.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
+        opt.step()
+        state.step += 1
+        total += value * len(ids)
+        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+    total, count = dist.all_reduce_sum([total, float(len(order))])
+    return total / count, lr
+
+
 def validate(model: nn.Module, records: list[dict], cfg: Config, device: str) -> tuple[float, float]:
     """(exact match of `predict` on val texts, mean val loss). Only the exact match selects checkpoints;
     the loss is logged because it keeps moving while a slow learner's exact match sits at 0."""
@@ -380,7 +432,8 @@ def validate(model: nn.Module, records: list[dict], cfg: Config, device: str) ->
     with torch.no_grad():
         for i in range(0, len(records), bs):
             chunk = records[i : i + bs]
-            total += model(to_device(model.collate(chunk), device))[1].item() * len(chunk)
+            with autocast(device):
+                total += model(to_device(model.collate(chunk), device))[1].item() * len(chunk)
     return exact_match, total / len(records)
 
 
@@ -407,7 +460,7 @@ def _end_epoch(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float,
     state.history.append({
         "epoch": epoch + 1, "step": state.step, "train_loss": loss, "val_loss": val_loss,
         "val_exact_match": val_em, "best_val_exact_match": state.best_val_exact_match, "lr": lr,
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3), "world_size": ctx["world_size"],
     })
     if not all(torch.isfinite(p).all() for p in model.parameters()) or (val_loss is not None
                                                                        and not math.isfinite(val_loss)):
@@ -441,6 +494,11 @@ def _resume(ctx: dict) -> TrainState:
     if planned != cfg.training.epochs:
         raise UserError(f"{out / 'last.json'} belongs to a {planned}-epoch run (its learning-rate schedule "
                         f"depends on it); resume with --epochs {planned}, or retrain without --resume")
+    saved_world = meta.get("world_size", 1)
+    if saved_world != ctx["world_size"]:  # another shard size changes the steps per epoch and so the schedule
+        how = ("without torchrun" if saved_world == 1 else f"under torchrun --nproc_per_node {saved_world}")
+        raise UserError(f"{out / 'last.json'} was written by a run of {saved_world} process(es), this one has "
+                        f"{ctx['world_size']}; resume it {how}, or retrain without --resume")
     if meta.get("data_sha256") != ctx["data_sha"]:
         raise UserError(f"the data in {cfg.data_path} changed since {out / 'last.json'} was written; "
                         "regenerate it with the same seed, or retrain without --resume")
@@ -457,7 +515,8 @@ def _resume(ctx: dict) -> TrainState:
     except (RuntimeError, KeyError, ValueError, TypeError) as e:
         raise UserError(f"{pt} / last.json hold a damaged loop state ({type(e).__name__}); retrain without "
                         "--resume") from None
-    print(f"[{ctx['name']}] resuming after epoch {state.epoch} from {out / 'last.pt'}", flush=True)
+    if dist.current().is_main:
+        print(f"[{ctx['name']}] resuming after epoch {state.epoch} from {out / 'last.pt'}", flush=True)
     return state
 
 
@@ -499,22 +558,30 @@ def _write_run_config(ctx: dict) -> None:
     info = {"model": ctx["name"], "config": cfg.to_dict(), "config_file": cfg.source,
             "fingerprint": fingerprint(cfg), "seed": cfg.seed, "fluxem_version": fluxem_version(),
             "torch_version": torch.__version__, "n_parameters": count_parameters(ctx["model"]),
-            "data_sha256": ctx["data_sha"], "device": ctx["device"]}
+            "data_sha256": ctx["data_sha"], "device": ctx["device"], "world_size": ctx["world_size"],
+            "batch_size_per_step": cfg.training.batch_size * ctx["world_size"]}
     atomic_write_bytes(ctx["out"] / "config.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
 
 
-def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState]:
-    """Everything is validated (data, model, resume state) before anything is deleted. Call under run_lock."""
-    device = resolve_device(cfg.device)
+def _context(model_name: str, cfg: Config, device: str) -> dict:
+    """Data, model and optimizer of a run; reads only (every rank builds its own)."""
     torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
     out = run_dir(cfg, model_name)
     train_records, val_records = load_split(cfg, "train"), load_split(cfg, "val")  # non-empty, or UserError
     for split, records in (("train", train_records), ("val", val_records)):
         _check_role_labels(records, split_path(cfg, split), cfg)
     data_sha = {s: file_sha256(split_path(cfg, s)) for s in ("train", "val")}
-    model = build_model(model_name, cfg).to(device)  # seeded by cfg.seed inside
-    ctx = {"name": model_name, "cfg": cfg, "model": model, "opt": make_optimizer(model, cfg), "out": out,
-           "device": device, "data_sha": data_sha, "train": train_records, "val": val_records}
+    model = build_model(model_name, cfg).to(device)  # seeded by cfg.seed inside: the same on every rank
+    return {"name": model_name, "cfg": cfg, "model": model, "opt": make_optimizer(model, cfg), "out": out,
+            "device": device, "data_sha": data_sha, "train": train_records, "val": val_records,
+            "world_size": dist.current().world_size}
+
+
+def _setup(model_name: str, cfg: Config, resume: bool, device: str) -> tuple[dict, TrainState]:
+    """Everything is validated (data, model, resume state) before anything is deleted. Call under run_lock
+    (rank 0 only, under torchrun). ctx["resumed"] says whether it resumed."""
+    ctx = _context(model_name, cfg, device)
+    out = ctx["out"]
     make_dir(out)
     if resume:
         tidy_checkpoint(out / "last")
@@ -532,6 +599,7 @@ def _setup(model_name: str, cfg: Config, resume: bool) -> tuple[dict, TrainState
         _start_fresh(out, model_name)
         state = TrainState()
     _write_run_config(ctx)
+    ctx["resumed"] = resume
     return ctx, state
 
 
@@ -540,8 +608,17 @@ def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
 
     Ctrl-C / SIGTERM -> SystemExit(130 / 143) after a clean save; a NaN loss -> UserError (exit 2), with the
     last good checkpoint kept; a second run on the same run directory -> UserError."""
-    with run_lock(run_dir(cfg, model_name)), _sigterm_raises():
-        return _train_locked(model_name, cfg, resume)
+    device = resolve_device(cfg.device)
+    d = dist.init(device)  # a no-op unless torchrun launched this process
+    if not d.enabled:
+        with run_lock(run_dir(cfg, model_name)), _sigterm_raises():
+            return _train_locked(model_name, cfg, resume, device)
+    # Under torchrun, rank 0 alone holds the lock, deletes / tidies / writes; the others build the same
+    # model and (on --resume) load the same last.pt once rank 0 has checked and tidied it.
+    with (run_lock(run_dir(cfg, model_name)) if d.is_main else contextlib.nullcontext()), _sigterm_raises():
+        summary = _train_locked(model_name, cfg, resume, device)
+    dist.shutdown()
+    return summary
 
 
 def _saved_epoch(out: Path) -> int:
@@ -551,13 +628,37 @@ def _saved_epoch(out: Path) -> int:
         return 0
 
 
-def _train_locked(model_name: str, cfg: Config, resume: bool) -> dict:
-    ctx, state = _setup(model_name, cfg, resume)
+def _setup_dist(model_name: str, cfg: Config, resume: bool, device: str) -> tuple[dict, TrainState]:
+    """_setup under torchrun: rank 0 runs it and broadcasts whether it worked (and whether it resumed);
+    the other ranks then build their own context and load the same last.pt."""
+    d = dist.current()
+    if d.is_main:
+        try:
+            ctx, state = _setup(model_name, cfg, resume, device)
+        except BaseException as e:
+            dist.broadcast({"error": f"{type(e).__name__}: {e}"})
+            raise
+        dist.broadcast({"error": None, "resumed": ctx["resumed"]})
+        return ctx, state
+    news = dist.broadcast(None)
+    if news["error"] is not None:
+        raise UserError(f"rank {d.rank}: rank 0 stopped before training ({news['error'][:300]})")
+    ctx = _context(model_name, cfg, device)
+    state = _resume(ctx) if news["resumed"] else TrainState()
+    return ctx, state
+
+
+def _train_locked(model_name: str, cfg: Config, resume: bool, device: str) -> dict:
+    d = dist.current()
+    ctx, state = _setup_dist(model_name, cfg, resume, device) if d.enabled else _setup(model_name, cfg, resume,
+                                                                                       device)
     t = cfg.training
-    print(f"[{model_name}] {count_parameters(ctx['model']):,} parameters, {len(ctx['train'])} train / "
-          f"{len(ctx['val'])} val examples, device {ctx['device']}, run dir {ctx['out']}", flush=True)
+    say = print if d.is_main else (lambda *a, **k: None)  # rank 0 alone writes logs
+    per_rank = f" ({d.world_size} processes x batch {t.batch_size})" if d.enabled else ""
+    say(f"[{model_name}] {count_parameters(ctx['model']):,} parameters, {len(ctx['train'])} train / "
+        f"{len(ctx['val'])} val examples, device {ctx['device']}{per_rank}, run dir {ctx['out']}", flush=True)
     if state.stopped_early or state.epoch >= t.epochs:
-        print(f"[{model_name}] nothing to do: {state.epoch} epochs done (stopped early: {state.stopped_early})")
+        say(f"[{model_name}] nothing to do: {state.epoch} epochs done (stopped early: {state.stopped_early})")
     start = time.perf_counter()
     try:
         for epoch in range(state.epoch, t.epochs):
@@ -566,12 +667,16 @@ def _train_locked(model_name: str, cfg: Config, resume: bool) -> dict:
             t0 = time.perf_counter()
             loss, lr = run_epoch(ctx["model"], ctx["opt"], ctx["train"], cfg, epoch, state, ctx["device"])
             evaluate_now = (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs
-            val = validate(ctx["model"], ctx["val"], cfg, ctx["device"]) if evaluate_now else None
-            _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
+            if not d.enabled:
+                val = validate(ctx["model"], ctx["val"], cfg, ctx["device"]) if evaluate_now else None
+                _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
+            else:
+                state = _end_epoch_dist(ctx, state, epoch, loss, lr, evaluate_now, t0)
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        print(f"[{model_name}] interrupted by {signal.Signals(signum).name}; {ctx['out'] / 'last.pt'} holds epoch "
-              f"{_saved_epoch(ctx['out'])}; resume with the same command plus --resume", file=sys.stderr)
+        if d.is_main:
+            print(f"[{model_name}] interrupted by {signal.Signals(signum).name}; {ctx['out'] / 'last.pt'} holds "
+                  f"epoch {_saved_epoch(ctx['out'])}; resume with the same command plus --resume", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     except Diverged as e:
         saved = _saved_epoch(ctx["out"])
@@ -580,7 +685,27 @@ def _train_locked(model_name: str, cfg: Config, resume: bool) -> dict:
         raise Diverged(f"training diverged: {e}; stopped, and {kept}; lower training.learning_rate "
                        f"(now {t.learning_rate:g}) and retrain") from None
     if state.stopped_early:
-        print(f"[{model_name}] early stop: no val improvement in {t.patience} evals")
+        say(f"[{model_name}] early stop: no val improvement in {t.patience} evals")
     return {"run_dir": str(ctx["out"]), "epochs": state.epoch, "best_epoch": state.best_epoch,
             "best_val_exact_match": state.best_val_exact_match, "stopped_early": state.stopped_early,
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, "rank": d.rank, "world_size": d.world_size}
+
+
+def _end_epoch_dist(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, evaluate_now: bool,
+                    t0: float) -> TrainState:
+    """Rank 0 validates, decides (best, early stop, divergence) and saves; every rank gets its TrainState,
+    so they all stop together. The weights are the same on every rank (same init, same averaged steps)."""
+    d = dist.current()
+    if d.is_main:
+        try:
+            val = validate(ctx["model"], ctx["val"], ctx["cfg"], ctx["device"]) if evaluate_now else None
+            _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
+        except Diverged as e:
+            dist.broadcast({"diverged": str(e)})
+            raise
+        dist.broadcast({"diverged": None, "state": dataclasses.asdict(state)})
+        return state
+    news = dist.broadcast(None)
+    if news["diverged"] is not None:
+        raise Diverged(news["diverged"])
+    return TrainState(**news["state"])
