@@ -50,6 +50,10 @@ SLOT_OPS = ("keep", "unwrap") + tuple(f"root{k}" for k in ROOT_ORDERS)  # root<k
 SLOT_ID = {op: i for i, op in enumerate(SLOT_OPS)}
 FORMATS = ("fraction", "decimal")  # how a non-integer answer is written: "p/q" or an exact decimal
 MAX_STEPS = 64  # a question not finished after this many steps gets the answer ""
+# States differ a lot in length (a question shrinks as it is reduced), so a batch is run in buckets of
+# similar length: less padding, the same result.
+TRAIN_BUCKETS = 3
+PREDICT_CHUNK = 64
 
 _numbers = fluxem.NumberEncoder()
 
@@ -228,17 +232,22 @@ class ReductionHybrid(nn.Module):
     # -- tensors
 
     def _batch(self, states: list[tuple[list[int], list]]) -> dict:
-        """states [(ids, slot vectors)] -> padded tensors + gap/slot index tensors."""
+        """states [(ids, slot vectors)] -> padded tensors + gap/slot index tensors.
+
+        Slot vectors are FluxEM vectors (S, 128), or just their network features (S, N_FEATURES) as
+        stored for training states (`_states_of`): the network reads nothing else."""
         device = self.char_embedding.weight.device
         B, T = len(states), max(len(ids) for ids, _ in states)
         ids = torch.full((B, T), PAD, dtype=torch.long)
-        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float64)
+        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float32)
         slot_b, slot_p, gap_b, gap_l, gap_r = [], [], [], [], []
         for b, (tok, vecs) in enumerate(states):
             ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
             pos = [p for p, t in enumerate(tok) if t == SLOT]
             if pos:
-                vectors[b, pos] = torch.from_numpy(np.stack(vecs))
+                rows = np.asarray(vecs if isinstance(vecs, np.ndarray) else np.stack(vecs))
+                rows = rows[:, FL.FEATURES] if rows.shape[1] == fluxem.EMBED_DIM else rows
+                vectors[b, pos, FL.FEATURES] = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
             slot_b += [b] * len(pos)
             slot_p += pos
             gap_b += [b] * max(0, len(pos) - 1)
@@ -259,6 +268,17 @@ class ReductionHybrid(nn.Module):
         return self.ln_f(x)  # (B, T, C)
 
     def forward(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
+        """A batch from `collate` ({"parts": [length buckets]}) or `_batch` -> (outputs, loss or None).
+        The loss of a bucketed batch is the state-weighted mean of the buckets' losses."""
+        if "parts" not in batch:
+            return self._forward_part(batch)
+        results = [self._forward_part(part) for part in batch["parts"]]
+        sizes = [part["ids"].shape[0] for part in batch["parts"]]
+        losses = [loss for _, loss in results]
+        loss = None if any(x is None for x in losses) else sum(x * n for x, n in zip(losses, sizes)) / sum(sizes)
+        return {"parts": [out for out, _ in results]}, loss
+
+    def _forward_part(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
         h = self.encode(batch)  # (B, T, C)
         # A gap reads its two slots, the mean of the tokens between them (the operator or the words) and
         # the two tokens just outside each slot (an operator is often one space away: "# - # - #"); a
@@ -295,14 +315,26 @@ class ReductionHybrid(nn.Module):
         if text not in self._train_states:
             from fxlab.mathds_oracle import teacher_states  # training only: the teacher parses text
 
-            self._train_states[text] = teacher_states(text, record["target"])
+            # Keep only what training reads: the slots' network features, float32 (144 bytes a slot
+            # instead of 1 KB, so the ~600k states of mathds_full fit in memory).
+            self._train_states[text] = [
+                (ids, np.stack(vectors)[:, FL.FEATURES].astype(np.float32) if vectors else np.zeros((0, FL.N_FEATURES), np.float32),
+                 gaps, slot_ops, fmt)
+                for ids, vectors, gaps, slot_ops, fmt in teacher_states(text, record["target"])]
         return self._train_states[text]
 
     def collate(self, records: list[dict]) -> dict:
+        """Every teacher-forced state of the records, in TRAIN_BUCKETS buckets of similar length."""
         states = [s for r in records for s in self._states_of(r)]
         if not states:
             # Every record of this batch was left out by the teacher: a batch with no labels.
             states = [(initial_state(records[0]["text"]) + ({}, {}, None))]
+        order = sorted(range(len(states)), key=lambda i: len(states[i][0]))
+        n = min(TRAIN_BUCKETS, len(order))
+        bounds = [len(order) * k // n for k in range(n + 1)]
+        return {"parts": [self._labelled_batch([states[i] for i in order[a:b]]) for a, b in zip(bounds, bounds[1:])]}
+
+    def _labelled_batch(self, states: list[tuple]) -> dict:
         batch = self._batch([(ids, slots) for ids, slots, *_ in states])
         gap_t, slot_t, fmt_t = [], [], []
         for ids, slots, gaps, slot_ops, fmt in states:
@@ -363,13 +395,19 @@ class ReductionHybrid(nn.Module):
             active = [i for i in active if answers[i] is None]
             if not active:
                 break
-            batch = self._batch([states[i] for i in active])
-            outputs, _ = self.forward(batch)
-            if n_step == 0:
-                for j, i in enumerate(active):
-                    formats[i] = FORMATS[int(outputs["format_logits"][j].argmax())]
+            decisions = {}
+            by_length = sorted(active, key=lambda i: len(states[i][0]))
+            for c in range(0, len(by_length), PREDICT_CHUNK):
+                chunk = by_length[c : c + PREDICT_CHUNK]
+                batch = self._batch([states[i] for i in chunk])
+                outputs, _ = self.forward(batch)
+                if n_step == 0:
+                    for j, i in enumerate(chunk):
+                        formats[i] = FORMATS[int(outputs["format_logits"][j].argmax())]
+                decisions.update(zip(chunk, self.decide(outputs, batch, len(chunk))))
             still = []
-            for i, (gaps, slot_ops) in zip(active, self.decide(outputs, batch, len(active))):
+            for i in active:
+                gaps, slot_ops = decisions[i]
                 ids, slots = states[i]
                 if not gaps and not slot_ops:
                     answers[i] = self._answer(slots, formats[i])
