@@ -17,7 +17,13 @@ It prints the median and range over `--runs` runs and writes every raw figure to
 `benchmarks/results/bench_train-<UTC time>.json` (with the load average before and after, since a
 shared machine makes wall time noisy; CPU seconds are steadier there).
 
-`--nproc N` (several processes under torchrun) is not implemented yet: see `bench_torchrun`.
+`--nproc N` measures training epochs under torchrun instead: for 1 and for N CPU processes (gloo), each
+launched with `python -m torch.distributed.run --standalone --nproc_per_node K` on this file in worker
+mode, one epoch per model per run (the ranks split the epoch, as train_*.py do), samples/s of the whole
+world. Tokenization is not re-measured there. On a 2-core machine, 2 processes of 1 thread each use both
+cores; a competing job takes one of them away (say so with --note).
+
+    python benchmarks/bench_train.py --nproc 2 --runs 3 --models token_only hybrid
 """
 
 from __future__ import annotations
@@ -91,11 +97,45 @@ def bench_epoch(name: str, cfg, records: list[dict]) -> dict | None:
     return {f"{name}_epoch_s": wall, f"{name}_epoch_cpu_s": cpu, f"{name}_samples_per_s": len(records) / wall}
 
 
-def bench_torchrun(args) -> None:
-    """Place for the multi-process figures (torchrun --nproc_per_node N): not implemented yet."""
-    print(f"bench_train.py: error: --nproc {args.nproc} is not implemented yet (the training scripts do not run "
-          "under torchrun yet); run without --nproc for the single-process figures", file=sys.stderr)
-    raise SystemExit(2)
+def torchrun_worker(args) -> int:
+    """One rank of a `--nproc` measurement: one epoch per model; rank 0 writes the figures to --worker-out."""
+    from fxlab import dist
+
+    setup_threads()
+    cfg = load_config(Path(args.config), {"device": "cpu"})
+    records = load_split(cfg, "train")[: args.records]
+    d = dist.init("cpu")
+    run = {}
+    for name in args.models or [*MODELS, UNCACHED]:
+        dist.barrier()  # every rank starts the epoch together
+        run.update(bench_epoch(name, cfg, records) or {})
+    if d.is_main:
+        Path(args.worker_out).write_text(json.dumps(run))
+    dist.shutdown()
+    return 0
+
+
+def bench_torchrun(args, cfg, records, models) -> list[dict]:
+    """Runs of one epoch per model under torchrun with 1 and with args.nproc processes; keys carry `_np<K>`."""
+    import tempfile
+
+    runs = []
+    for i in range(args.runs):
+        run = {}
+        for nproc in sorted({1, args.nproc}):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "run.json"
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+                       str(Path(__file__).resolve()), "--worker-out", str(out), "--config", args.config,
+                       "--models", *models] + (["--records", str(args.records)] if args.records else [])
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode != 0 or not out.is_file():
+                    raise SystemExit(f"bench_train.py: torchrun --nproc_per_node {nproc} failed (exit "
+                                     f"{proc.returncode}):\n{proc.stderr[-3000:]}")
+                run.update({f"{k}_np{nproc}": v for k, v in json.loads(out.read_text()).items()})
+        runs.append(run)
+        print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v:.4g}" for k, v in run.items()), flush=True)
+    return runs
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -125,14 +165,18 @@ def main(argv=None) -> int:
                    help=f"default: every model in fxlab.models.MODELS plus {UNCACHED}")
     p.add_argument("--records", type=int, default=None, help="use the first N train records (default: all)")
     p.add_argument("--cold-records", type=int, default=2000, help="records for the cold tokenize timing")
-    p.add_argument("--nproc", type=int, default=1, help="processes (torchrun); only 1 is implemented")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="N > 1: epochs under torchrun with 1 and with N CPU processes (no tokenize figures)")
+    p.add_argument("--worker-out", default=None, help=argparse.SUPPRESS)  # internal: one torchrun rank
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the JSON result")
     p.add_argument("--note", default="", help="free text stored in the result (e.g. 'one competing process')")
     args = p.parse_args(argv)
-    if args.nproc != 1:
-        bench_torchrun(args)
+    if args.worker_out:
+        return torchrun_worker(args)
     if args.runs < 1:
         p.error("--runs must be >= 1")
+    if args.nproc < 1:
+        p.error("--nproc must be >= 1")
     try:
         threads = setup_threads()
         cfg = load_config(Path(args.config), {"device": "cpu"})
@@ -142,17 +186,19 @@ def main(argv=None) -> int:
     models = args.models or [*MODELS, UNCACHED]
     load_before = os.getloadavg()
     runs = []
-    for i in range(args.runs):
+    for i in range(args.runs if args.nproc == 1 else 0):
         run = bench_tokenize(split_path(cfg, "train"), args.cold_records)
         for name in models:
             run.update(bench_epoch(name, cfg, records) or {})
         runs.append(run)
         print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {v:.4g}" for k, v in run.items()), flush=True)
+    if args.nproc > 1:
+        runs = bench_torchrun(args, cfg, records, models)
     summary = summarize(runs)
     result = {
         "benchmark": "bench_train", "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
         "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git_commit": git_commit(),
-        "note": args.note, "config": cfg.source, "n_records": len(records), "torch_threads": threads,
+        "note": args.note, "config": cfg.source, "nproc": args.nproc, "n_records": len(records), "torch_threads": threads,
         "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                  "torch": torch.__version__, "fluxem": fluxem.__version__,
                  "loadavg_before": load_before, "loadavg_after": os.getloadavg()},

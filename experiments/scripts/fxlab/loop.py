@@ -2,7 +2,8 @@
 
 Run directory: `<results_dir>/<model_name>/`
     config.json          resolved config, fingerprint, seed, fluxem/torch versions, data hashes
-    metrics.jsonl        one line per epoch: epoch, step, train_loss, val_loss, val_exact_match, best, lr, seconds
+    metrics.jsonl        one line per epoch: epoch, step, train_loss, val_loss, val_exact_match, best, lr, seconds,
+                         world_size
     last.pt + last.json  state after the last completed epoch (weights, optimizer, RNG) -> `--resume`
     best.pt + best.json  weights with the best validation exact match -> what eval.py loads
 
@@ -27,6 +28,15 @@ better val exact match (so a run that reaches 100% stops `patience` evals later)
 Determinism: the model init is seeded by cfg.seed, each epoch's shuffle by a torch.Generator seeded from
 (seed, epoch), and the global torch RNG (dropout) is saved in `last.pt`. Resuming from `last.*` therefore
 reproduces an uninterrupted run exactly: the same metrics.jsonl (apart from `seconds`) and tensors.
+
+Under torchrun (fxlab/dist.py; WORLD_SIZE set) the same loop runs in every process: each rank trains on
+its shard of the epoch's order with batch_size records a step (world_size x batch_size in all), the
+gradients are averaged by an all-reduce, and rank 0 alone holds the lock, validates, saves, logs and then
+broadcasts the loop state (best, early stop, divergence) so that all ranks stop together. Dropout is
+reseeded per (seed, epoch, rank), so a resumed multi-process run also reproduces an uninterrupted one.
+A run resumes only with the number of processes that wrote its last.json (the steps per epoch, and so the
+schedule, depend on it). On CUDA the training forward passes use bf16 autocast where the GPU supports it
+(FLUXEM_BF16=0 turns it off).
 """
 
 from __future__ import annotations
