@@ -240,7 +240,8 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
                          marker=MODEL_MARKERS.get(model, "o"), markersize=6 - 1.2 * i)
             if scale == "category":  # models side by side at each category, so the error bars do not overlap
                 pos = [xs.index(x) + 0.15 * (i - (len(models) - 1) / 2) for x in present]
-                ax.errorbar(pos, rate, yerr=[[r - a for r, a in zip(rate, lo)], [b - r for r, b in zip(rate, hi)]],
+                ax.errorbar(pos, rate, yerr=[[max(0.0, r - a) for r, a in zip(rate, lo)],  # Wilson bounds at 0% / 100%
+                                             [max(0.0, b - r) for r, b in zip(rate, hi)]],  # can round past r
                             linestyle="none", capsize=3, **style)
             else:
                 pos = [10.0 ** x for x in present] if scale == "log" else present
