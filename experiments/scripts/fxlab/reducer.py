@@ -225,7 +225,7 @@ class ReductionHybrid(nn.Module):
         # local rule (an operator's neighbours, a parenthesis on each side) does not have to be carried
         # through the attention layers.
         self.gap_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(GAP_OPS)))
-        self.slot_head = nn.Sequential(nn.Linear(5 * C, C), nn.GELU(), nn.Linear(C, len(SLOT_OPS)))
+        self.slot_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(SLOT_OPS)))
         self.format_head = nn.Linear(C, len(FORMATS))
         self._train_states: dict[str, list] = {}  # record text -> its teacher-forced states (training only)
 
@@ -291,8 +291,18 @@ class ReductionHybrid(nn.Module):
         gap_in = torch.cat([at(gb, gl - 2), at(gb, gl - 1), h[gb, gl], between, h[gb, gr], at(gb, gr + 1),
                             at(gb, gr + 2)], dim=-1)  # (G, 7C)
         gap_logits = self.gap_head(gap_in)  # (G, n_gap_ops)
+        # A slot also reads the mean of the stretch from the previous slot (or BOS) and of the stretch to
+        # the next slot (or EOS): in "What is the seventh root of #" the word that names the operation is
+        # further away than the attention reaches, but it is all between two slots, wherever they are.
         sb, sp = batch["slot_b"], batch["slot_p"]
-        slot_in = torch.cat([at(sb, sp + d) for d in (-2, -1, 0, 1, 2)], dim=-1)  # (S, 5C)
+        same_prev = torch.cat([sb.new_zeros(1, dtype=torch.bool), sb[1:] == sb[:-1]]) if len(sb) else sb.bool()
+        same_next = torch.cat([sb[:-1] == sb[1:], sb.new_zeros(1, dtype=torch.bool)]) if len(sb) else sb.bool()
+        prev_p = torch.where(same_prev, torch.roll(sp, 1), torch.zeros_like(sp))  # BOS at 0
+        last = (~batch["pad"]).sum(1) - 1  # (B,) EOS position
+        next_p = torch.where(same_next, torch.roll(sp, -1), last[sb])
+        stretch = lambda a, b: (csum[sb, b] - csum[sb, a + 1]) / (b - a - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)  # noqa: E731
+        slot_in = torch.cat([at(sb, sp + d) for d in (-2, -1, 0, 1, 2)] + [stretch(prev_p, sp), stretch(sp, next_p)],
+                            dim=-1)  # (S, 7C)
         slot_logits = self.slot_head(slot_in)  # (S, n_slot_ops)
         keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
         format_logits = self.format_head((h * keep).sum(1) / keep.sum(1).clamp(min=1.0))  # (B, 2)
