@@ -168,6 +168,22 @@ def all_reduce_grads(params: list[torch.nn.Parameter], loss_value: float) -> flo
     return float(flat[-1].item())
 
 
+def check_in_sync(params: list[torch.nn.Parameter], what: str) -> None:
+    """Raise RuntimeError on every rank unless every rank holds rank 0's values of `params`, bit for bit.
+    The averaged steps keep them equal; this catches a bug (or a rank that skipped a step) before rank 0
+    saves a checkpoint that the other ranks no longer match."""
+    if not _current.enabled or _current.world_size == 1:
+        return
+    mine = torch.cat([p.detach().reshape(-1).float() for p in params])
+    theirs = mine.clone()
+    _collective(tdist.broadcast, theirs, src=0)
+    bad = torch.tensor([0.0 if torch.equal(mine, theirs) else 1.0], device=mine.device)
+    _collective(tdist.all_reduce, bad)
+    if bad.item():
+        raise RuntimeError(f"the weights of the {_current.world_size} processes differ {what} (a bug in "
+                           "fxlab/dist.py or the loop); nothing was saved for this epoch")
+
+
 def all_reduce_sum(values: list[float]) -> list[float]:
     """Element-wise sums over the ranks (float64), e.g. [loss sum, sample count]."""
     if not _current.enabled:

@@ -706,6 +706,7 @@ def _end_epoch_dist(ctx: dict, state: TrainState, epoch: int, loss: float, lr: f
     """Rank 0 validates, decides (best, early stop, divergence) and saves; every rank gets its TrainState,
     so they all stop together. The weights are the same on every rank (same init, same averaged steps)."""
     d = dist.current()
+    dist.check_in_sync(list(ctx["model"].parameters()), f"after epoch {epoch + 1}")
     if d.is_main:
         try:
             val = validate(ctx["model"], ctx["val"], ctx["cfg"], ctx["device"]) if evaluate_now else None
