@@ -373,35 +373,8 @@ def run_epoch(model: nn.Module, opt, records: list[dict], cfg: Config, epoch: in
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
     order = torch.randperm(len(records), generator=gen).tolist()
     d = dist.current()
-    if d.enabled:
-        return _run_epoch_dist(model, opt, records, cfg, epoch, state, device, dist.shard(order), d)
-    bs = cfg.training.batch_size
-    batches = [order[i : i + bs] for i in range(0, len(order), bs)]
-    total, lr = 0.0, 0.0
-    bar = progress(batches, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", leave=False)
-    for ids in bar:
-        lr = lr_at(state.step, cfg, len(batches))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        with autocast(device):
-            _, loss = model(to_device(model.collate([records[i] for i in ids]), device))
-        value = loss.item()
-        if not math.isfinite(value):  # stop before a NaN step poisons the weights
-            raise Diverged(f"the training loss is {value} at epoch {epoch + 1}, step {state.step + 1}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.training.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
-        opt.step()
-        state.step += 1
-        total += value * len(ids)
-        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    return total / len(records), lr
-
-
-def _run_epoch_dist(model, opt, records, cfg, epoch, state, device, order, d) -> tuple[float, float]:
-    """run_epoch's body under torchrun: this rank's shard, gradients all-reduced, the loss summed over ranks."""
     if d.world_size > 1:
+        order = dist.shard(order)
         # Dropout differs per rank and restarts each epoch from (seed, epoch, rank), so a resumed run
         # reproduces an uninterrupted one without saving every rank's RNG (last.pt holds rank 0's).
         torch.manual_seed((cfg.seed * 1_000_003 + epoch) * 1_009 + d.rank + 1)
@@ -419,17 +392,18 @@ def _run_epoch_dist(model, opt, records, cfg, epoch, state, device, order, d) ->
         value = loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        summed = dist.all_reduce_grads(params, value)  # every rank sees a NaN of any rank: all stop together
-        if not math.isfinite(summed):
+        summed = dist.all_reduce_grads(params, value)  # one process: value; several: every rank's NaN is seen
+        if not math.isfinite(summed):  # stop before a NaN step poisons the weights (all ranks together)
+            where = "" if not d.enabled else " (on some process)"
             raise Diverged(f"the training loss is {value if not math.isfinite(value) else summed} at epoch "
-                           f"{epoch + 1}, step {state.step + 1} (on some rank)")
+                           f"{epoch + 1}, step {state.step + 1}{where}")
         if cfg.training.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
         opt.step()
         state.step += 1
         total += value * len(ids)
         bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    total, count = dist.all_reduce_sum([total, float(len(order))])
+    total, count = dist.all_reduce_sum([total, float(len(order))])  # one process: unchanged
     return total / count, lr
 
 
@@ -620,14 +594,11 @@ def train(model_name: str, cfg: Config, resume: bool = False) -> dict:
     last good checkpoint kept; a second run on the same run directory -> UserError."""
     device = resolve_device(cfg.device)
     d = dist.init(device)  # a no-op unless torchrun launched this process
-    if not d.enabled:
-        with run_lock(run_dir(cfg, model_name)), _sigterm_raises():
-            return _train_locked(model_name, cfg, resume, device)
     # Under torchrun, rank 0 alone holds the lock, deletes / tidies / writes; the others build the same
     # model and (on --resume) load the same last.pt once rank 0 has checked and tidied it.
     with (run_lock(run_dir(cfg, model_name)) if d.is_main else contextlib.nullcontext()), _sigterm_raises():
         summary = _train_locked(model_name, cfg, resume, device)
-    dist.shutdown()
+    dist.shutdown()  # a no-op in one process
     return summary
 
 
@@ -638,8 +609,8 @@ def _saved_epoch(out: Path) -> int:
         return 0
 
 
-def _setup_dist(model_name: str, cfg: Config, resume: bool, device: str) -> tuple[dict, TrainState]:
-    """_setup under torchrun: rank 0 runs it and broadcasts whether it worked (and whether it resumed);
+def _setup_all_ranks(model_name: str, cfg: Config, resume: bool, device: str) -> tuple[dict, TrainState]:
+    """_setup. Under torchrun, rank 0 runs it and broadcasts whether it worked (and whether it resumed);
     the other ranks then build their own context and load the same last.pt."""
     d = dist.current()
     if d.is_main:
@@ -660,8 +631,7 @@ def _setup_dist(model_name: str, cfg: Config, resume: bool, device: str) -> tupl
 
 def _train_locked(model_name: str, cfg: Config, resume: bool, device: str) -> dict:
     d = dist.current()
-    ctx, state = _setup_dist(model_name, cfg, resume, device) if d.enabled else _setup(model_name, cfg, resume,
-                                                                                       device)
+    ctx, state = _setup_all_ranks(model_name, cfg, resume, device)
     t = cfg.training
     say = print if d.is_main else (lambda *a, **k: None)  # rank 0 alone writes logs
     per_rank = f" ({d.world_size} processes x batch {t.batch_size})" if d.enabled else ""
@@ -677,11 +647,7 @@ def _train_locked(model_name: str, cfg: Config, resume: bool, device: str) -> di
             t0 = time.perf_counter()
             loss, lr = run_epoch(ctx["model"], ctx["opt"], ctx["train"], cfg, epoch, state, ctx["device"])
             evaluate_now = (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs
-            if not d.enabled:
-                val = validate(ctx["model"], ctx["val"], cfg, ctx["device"]) if evaluate_now else None
-                _end_epoch(ctx, state, epoch, loss, lr, val, time.perf_counter() - t0)
-            else:
-                state = _end_epoch_dist(ctx, state, epoch, loss, lr, evaluate_now, t0)
+            state = _validate_and_save(ctx, state, epoch, loss, lr, evaluate_now, t0)
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         if d.is_main:
@@ -701,10 +667,11 @@ def _train_locked(model_name: str, cfg: Config, resume: bool, device: str) -> di
             "seconds": time.perf_counter() - start, "rank": d.rank, "world_size": d.world_size}
 
 
-def _end_epoch_dist(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, evaluate_now: bool,
-                    t0: float) -> TrainState:
-    """Rank 0 validates, decides (best, early stop, divergence) and saves; every rank gets its TrainState,
-    so they all stop together. The weights are the same on every rank (same init, same averaged steps)."""
+def _validate_and_save(ctx: dict, state: TrainState, epoch: int, loss: float, lr: float, evaluate_now: bool,
+                       t0: float) -> TrainState:
+    """Validate (if due), update the loop state and save. Under torchrun rank 0 alone does it, and every
+    rank gets its TrainState (best, early stop) or its divergence, so they all stop together; the weights
+    are the same on every rank (same init, same averaged steps; checked)."""
     d = dist.current()
     dist.check_in_sync(list(ctx["model"].parameters()), f"after epoch {epoch + 1}")
     if d.is_main:
