@@ -243,13 +243,15 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
                 ax.errorbar(pos, rate, yerr=[[max(0.0, r - a) for r, a in zip(rate, lo)],  # Wilson bounds at 0% / 100%
                                              [max(0.0, b - r) for r, b in zip(rate, hi)]],  # can round past r
                             linestyle="none", capsize=3, **style)
-            else:
-                pos = [10.0 ** x for x in present] if scale == "log" else present
-                ax.plot(pos, rate, **style)
-                ax.fill_between(pos, lo, hi, alpha=0.15, color=style["color"], linewidth=0)
+            else:  # a decade with no records breaks the line (units: none between 1e3 and 1e6)
+                cuts = [0] + [j for j in range(1, len(present)) if scale == "log" and present[j] - present[j - 1] > 1]
+                for a, b in zip(cuts, cuts[1:] + [len(present)]):
+                    pos = [10.0 ** x for x in present[a:b]] if scale == "log" else present[a:b]
+                    ax.plot(pos, rate[a:b], **(style if a == 0 else {**style, "label": None}))
+                    ax.fill_between(pos, lo[a:b], hi[a:b], alpha=0.15, color=style["color"], linewidth=0)
         if scale == "category":
-            ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 4 else 0,
-                          ha="right" if len(xs) > 4 else "center")
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 5 else 0,
+                          ha="right" if len(xs) > 5 else "center")
         elif scale == "log":
             ax.set_xscale("log")
         else:
