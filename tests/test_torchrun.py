@@ -165,7 +165,8 @@ def test_torchrun_train_kill_resume_eval(data_root, tmp_path):
             pass
     stopped_at = saved_epoch(kdir)
     assert 1 <= stopped_at < EPOCHS, f"the kill came too late (epoch {stopped_at}); stderr: {err[-2000:]}"
-    assert len(rows(kdir)) == stopped_at
+    # (metrics.jsonl may lag last.json by the kill's epoch, or be absent: --resume rewrites it from last.json)
+    assert "interrupted by SIGTERM" in err and "plus --resume" in err  # rank 0 says how to go on
 
     # 3. --resume under torchrun: every rank loads last.pt, and the run ends exactly as the straight one
     out = run(launcher(killed, "--resume"))
