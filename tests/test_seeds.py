@@ -170,3 +170,13 @@ def test_two_seeds_end_to_end(tmp_path, capsys, monkeypatch):
         return
     assert (results / "plots" / "exact_match.png").is_file()
     assert (results / "seed3" / "plots" / "exact_match.png").is_file()
+
+
+@pytest.mark.parametrize("hits", [0, 1, 3, 7, 10, 49, 50])
+def test_figure_at_0_and_100_percent(tmp_path, hits):
+    # Wilson bounds at p = 0 or 1 can differ from the rate by float rounding; error bars must not fail on it
+    pytest.importorskip("matplotlib")
+    rows = [{"magnitude_decade": d, "kind": k, "correct": i < hits}
+            for d in (0, 4) for k in ("convert", "combine") for i in range(hits or 5)]
+    rows += [{"magnitude_decade": 9, "kind": "can_add", "correct": True}] * hits  # a lone decade: an error bar
+    assert eval_script.save_plots({"hybrid": {"test_id": rows}}, tmp_path) == [tmp_path / "exact_match.png"]
