@@ -190,7 +190,7 @@ def test_generated_answers_match_an_exact_reference(small_splits):
             if "." not in r["target"]:
                 assert r["target"] == canonical(ref), r
             checked += 1
-    assert checked > 5000
+    assert checked > 3000  # mathds_small: 200 problems per training file, 200 per test file
 
 
 def test_small_splits_records_and_disjointness(small_splits):
