@@ -87,6 +87,14 @@ def test_units_aggregate_has_the_units_sections(tmp_path, capsys):
     assert "Dimensional correctness" in out and "Boolean accuracy" in out and "75.0 (50.0-100.0)" in out
 
 
+def test_wide_cells_keep_the_columns_apart():
+    per_seed = {s: {"xval": {"test_id": split(0.5, median_rel_error=e)}, "hybrid": {"test_id": split(1.0)}}
+                for s, e in ((1, 1.23e7), (2, 4.97e6))}
+    table = run_seeds.format_aggregate(run_seeds.aggregate(per_seed), "units", [1, 2])
+    row = table.splitlines()[table.splitlines().index("Median relative error (mean, min-max)") + 2]
+    assert row.split("  ")[0] == "ID Test" and "8.64e+06 (4.97e+06-1.23e+07)  " in row and row.endswith("0 (0-0)")
+
+
 def test_aggregate_of_a_missing_seed_is_a_one_line_error(tmp_path, capsys):
     write_seeds(tmp_path, {42: {"hybrid": {"test_id": split(1.0)}}})
     with pytest.raises(SystemExit) as exc:

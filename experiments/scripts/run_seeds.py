@@ -107,15 +107,19 @@ def format_aggregate(agg: dict, task: str, seeds: list[int], per_seed: dict | No
     models = [m for m in MODEL_LABELS if m in agg] + sorted(m for m in agg if m not in MODEL_LABELS)
     present = {s for m in models for s in agg[m]}
     splits = [s for s in SPLIT_LABELS if s in present] + sorted(present - set(SPLIT_LABELS))
-    row = lambda label, cells: (label.ljust(LABEL_WIDTH) + "".join(c.ljust(COLUMN_WIDTH) for c in cells)).rstrip()  # noqa: E731
+    cells = {(key, s, m): _cell(agg[m].get(s, {}).get(key), percent, len(seeds))
+             for key, _, percent in METRICS for s in splits for m in models}
+    # columns as wide as the widest cell (an xVal relative error can read "1.23e+07 (4.97e+06-1.97e+07)")
+    width = max([COLUMN_WIDTH] + [len(c) + 2 for c in cells.values()])
+    label_width = max([LABEL_WIDTH] + [len(SPLIT_LABELS.get(s, s)) + 4 for s in splits])
+    row = lambda label, cells: (label.ljust(label_width) + "".join(c.ljust(width) for c in cells)).rstrip()  # noqa: E731
     title = TITLES.get(task, "Mathematics Dataset" if task == "mathds" else task.title())
     lines = [f"=== {title} Evaluation, seeds {', '.join(map(str, seeds))} ==="]
-    for key, section, percent in METRICS:
+    for key, section, _ in METRICS:
         if not any(key in agg[m].get(s, {}) for m in models for s in splits):
             continue
         lines += ["", section, row("", [MODEL_LABELS.get(m, m) for m in models])]
-        lines += [row(SPLIT_LABELS.get(s, s), [_cell(agg[m].get(s, {}).get(key), percent, len(seeds))
-                                               for m in models]) for s in splits]
+        lines += [row(SPLIT_LABELS.get(s, s), [cells[key, s, m] for m in models]) for s in splits]
     if per_seed:
         lines += ["", "Exact match per seed, %:"]
         for seed, metrics in per_seed.items():
