@@ -251,8 +251,8 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
                     if b - a > 1:
                         ax.fill_between(pos, lo[a:b], hi[a:b], alpha=0.15, color=style["color"], linewidth=0)
                     else:  # a lone decade has no band to draw: its interval as an error bar
-                        ax.errorbar(pos, rate[a:b], yerr=[[max(0.0, rate[a] - lo[a])], [max(0.0, hi[a] - rate[a])]], color=style["color"],
-                                    capsize=3, linestyle="none")
+                        yerr = [[max(0.0, rate[a] - lo[a])], [max(0.0, hi[a] - rate[a])]]
+                        ax.errorbar(pos, rate[a:b], yerr=yerr, color=style["color"], capsize=3, linestyle="none")
         if scale == "category":
             ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 5 else 0,
                           ha="right" if len(xs) > 5 else "center")

@@ -2,7 +2,8 @@
 
     python experiments/scripts/run_seeds.py experiments/configs/arithmetic_small.yaml --seeds 42,43,44
     python experiments/scripts/run_seeds.py experiments/configs/units_small.yaml --seeds 42,43,44 \\
-        --set paths.data_dir=experiments/data/seeds/units_small --set paths.results_dir=experiments/results/seeds/units_small
+        --set paths.data_dir=experiments/data/seeds/units_small \\
+        --set paths.results_dir=experiments/results/seeds/units_small
     python experiments/scripts/run_seeds.py experiments/configs/arithmetic_small.yaml --seeds 42,43,44 --aggregate-only
 
 Each seed N runs run_all_experiments.sh (data -> token-only -> xVal -> hybrid -> eval) with `--seed N` and
@@ -100,7 +101,8 @@ def format_aggregate(agg: dict, task: str, seeds: list[int], per_seed: dict | No
     """The aggregate table: one section per metric present, rows = splits, columns = models; then, given
     per_seed ({seed: metrics.json contents}), the exact match of each seed.
 
-    >>> agg = aggregate({1: {"hybrid": {"test_id": {"exact_match": 0.5}}}, 2: {"hybrid": {"test_id": {"exact_match": 1.0}}}})
+    >>> agg = aggregate({1: {"hybrid": {"test_id": {"exact_match": 0.5}}},
+    ...                  2: {"hybrid": {"test_id": {"exact_match": 1.0}}}})
     >>> print(format_aggregate(agg, "arithmetic", [1, 2]).splitlines()[4])
     ID Test               75.0 (50.0-100.0)
     """
@@ -112,7 +114,9 @@ def format_aggregate(agg: dict, task: str, seeds: list[int], per_seed: dict | No
     # columns as wide as the widest cell (an xVal relative error can read "1.23e+07 (4.97e+06-1.97e+07)")
     width = max([COLUMN_WIDTH] + [len(c) + 2 for c in cells.values()])
     label_width = max([LABEL_WIDTH] + [len(SPLIT_LABELS.get(s, s)) + 4 for s in splits])
-    row = lambda label, cells: (label.ljust(label_width) + "".join(c.ljust(width) for c in cells)).rstrip()  # noqa: E731
+    def row(label: str, cells: list[str]) -> str:
+        return (label.ljust(label_width) + "".join(c.ljust(width) for c in cells)).rstrip()
+
     title = TITLES.get(task, "Mathematics Dataset" if task == "mathds" else task.title())
     lines = [f"=== {title} Evaluation, seeds {', '.join(map(str, seeds))} ==="]
     for key, section, _ in METRICS:
@@ -193,7 +197,8 @@ def _main(argv) -> int:
         for seed in seeds:
             data_dir, results_dir = seed_dirs(cfg.paths.data_dir, cfg.paths.results_dir, seed)
             # the config's paths are in the per-seed paths already; every other --set goes on as given
-            kept = [o for o in args.overrides if o.partition("=")[0].strip() not in ("paths.data_dir", "paths.results_dir")]
+            kept = [o for o in args.overrides
+                    if o.partition("=")[0].strip() not in ("paths.data_dir", "paths.results_dir")]
             extra = [f"--set={o}" for o in kept] + (["--device", args.device] if args.device else [])
             cmd = ["bash", str(HERE / "run_all_experiments.sh"), args.config, "--seed", str(seed), *extra,
                    "--set", f"paths.data_dir={data_dir}", "--set", f"paths.results_dir={results_dir}"]
