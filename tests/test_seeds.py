@@ -188,3 +188,14 @@ def test_figure_at_0_and_100_percent(tmp_path, hits):
             for d in (0, 4) for k in ("convert", "combine") for i in range(hits or 5)]
     rows += [{"magnitude_decade": 9, "kind": "can_add", "correct": True}] * hits  # a lone decade: an error bar
     assert eval_script.save_plots({"hybrid": {"test_id": rows}}, tmp_path) == [tmp_path / "exact_match.png"]
+
+
+def test_a_failing_seed_stops_with_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PYTHON", "false")  # every pipeline step exits 1 at once
+    with pytest.raises(SystemExit) as exc:
+        run_seeds.main([str(TINY), "--seeds", "3,4", "--set", f"paths.data_dir={tmp_path / 'data'}",
+                        "--set", f"paths.results_dir={tmp_path / 'results'}"])
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()[-1]
+    assert exc.value.code == 2 and err.startswith("run_seeds.py: error: seed 3 failed (exit 1)")
+    assert "==> seed 4" not in captured.out and not (tmp_path / "results" / "aggregate.json").exists()
