@@ -254,7 +254,7 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
                         yerr = [[max(0.0, rate[a] - lo[a])], [max(0.0, hi[a] - rate[a])]]
                         ax.errorbar(pos, rate[a:b], yerr=yerr, color=style["color"], capsize=3, linestyle="none")
         if scale == "category":
-            ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if len(xs) > 5 else 0,
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=(55 if len(xs) > 8 else 30) if len(xs) > 5 else 0,
                           ha="right" if len(xs) > 5 else "center")
         elif scale == "log":
             ax.set_xscale("log")
