@@ -292,3 +292,16 @@ def test_guard_moving_parentheses_changes_the_answer_correctly(trained_reducer):
     assert correct >= 0.95, [(q, p, t) for q, p, t in zip(texts, preds, targets) if p != t][:5]
     moved = [(preds[2 * i], preds[2 * i + 1]) for i, ((_, l), (_, r)) in enumerate(pairs) if l != r]
     assert sum(x != y for x, y in moved) >= 0.95 * len(moved)
+
+
+def test_a_batch_the_teacher_cannot_label_adds_nothing_to_the_loss():
+    """Records the teacher leaves out (here: a wrong target) give a zero, finite loss, not made-up labels."""
+    from fxlab.config import ModelConfig
+
+    torch.manual_seed(0)
+    model = X.ReductionHybrid(ModelConfig(hidden_dim=32, num_layers=1, num_heads=2, attn_window=2))
+    _, loss = model(model.collate([{"text": "What is 2 + 3?", "target": "6"}]))
+    assert torch.isfinite(loss) and loss.item() == 0.0
+    loss.backward()  # the loop calls backward on every batch
+    _, loss = model(model.collate([{"text": "What is 4 + 3?", "target": "7"}]))
+    assert loss.item() > 0

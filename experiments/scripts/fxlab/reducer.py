@@ -309,12 +309,11 @@ class ReductionHybrid(nn.Module):
         outputs = {"gap_logits": gap_logits, "slot_logits": slot_logits, "format_logits": format_logits}
         loss = None
         if "gap_targets" in batch:
-            loss = F.cross_entropy(gap_logits, batch["gap_targets"]) if len(gb) else gap_logits.sum() * 0
-            if len(batch["slot_b"]):
-                loss = loss + F.cross_entropy(slot_logits, batch["slot_targets"])
-            fmt = batch["format_targets"]
-            if (fmt != IGNORE).any():
-                loss = loss + F.cross_entropy(format_logits, fmt, ignore_index=IGNORE)
+            loss = (gap_logits.sum() + slot_logits.sum() + format_logits.sum()) * 0  # keeps the graph if unlabelled
+            for logits, targets in ((gap_logits, batch["gap_targets"]), (slot_logits, batch["slot_targets"]),
+                                    (format_logits, batch["format_targets"])):
+                if (targets != IGNORE).any():
+                    loss = loss + F.cross_entropy(logits, targets, ignore_index=IGNORE)
         return outputs, loss
 
     # -- training
@@ -337,8 +336,11 @@ class ReductionHybrid(nn.Module):
         """Every teacher-forced state of the records, in TRAIN_BUCKETS buckets of similar length."""
         states = [s for r in records for s in self._states_of(r)]
         if not states:
-            # Every record of this batch was left out by the teacher: a batch with no labels.
-            states = [(initial_state(records[0]["text"]) + ({}, {}, None))]
+            # Every record of this batch was left out by the teacher: one unlabelled state, which adds
+            # nothing to the loss (its labels are all IGNORE).
+            ids, vectors = initial_state(records[0]["text"])
+            states = [(ids, np.stack(vectors)[:, FL.FEATURES].astype(np.float32) if vectors
+                       else np.zeros((0, FL.N_FEATURES), np.float32), None, None, None)]
         order = sorted(range(len(states)), key=lambda i: len(states[i][0]))
         n = min(TRAIN_BUCKETS, len(order))
         bounds = [len(order) * k // n for k in range(n + 1)]
@@ -348,8 +350,8 @@ class ReductionHybrid(nn.Module):
         batch = self._batch([(ids, slots) for ids, slots, *_ in states])
         gap_t, slot_t, fmt_t = [], [], []
         for ids, slots, gaps, slot_ops, fmt in states:
-            gap_t += [GAP_ID[gaps.get(k, "none")] for k in range(len(slots) - 1)]
-            slot_t += [SLOT_ID[slot_ops.get(k, "keep")] for k in range(len(slots))]
+            gap_t += [IGNORE if gaps is None else GAP_ID[gaps.get(k, "none")] for k in range(len(slots) - 1)]
+            slot_t += [IGNORE if slot_ops is None else SLOT_ID[slot_ops.get(k, "keep")] for k in range(len(slots))]
             fmt_t.append(IGNORE if fmt is None else FORMATS.index(fmt))
         device = self.char_embedding.weight.device
         batch.update(gap_targets=torch.tensor(gap_t, dtype=torch.long, device=device),
