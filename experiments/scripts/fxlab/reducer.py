@@ -211,6 +211,20 @@ def format_answer(value: int | Fraction, fmt: str) -> str:
 # ----------------------------------------------------------------------------- the network
 
 
+def _features(vectors: list) -> np.ndarray:
+    """(S, N_FEATURES) float32: the network features of S slot vectors, all the network reads of them."""
+    if not len(vectors):
+        return np.zeros((0, FL.N_FEATURES), np.float32)
+    return np.stack(vectors)[:, FL.FEATURES].astype(np.float32)
+
+
+def _mean_between(csum: torch.Tensor, b: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Mean hidden state of the tokens strictly between positions left and right of rows b (zeros if
+    none), from csum (B, T+1, C), the cumulative sum of h with a leading zero row."""
+    count = (right - left - 1).clamp(min=1).unsqueeze(-1).to(csum.dtype)
+    return (csum[b, right] - csum[b, left + 1]) / count
+
+
 class ReductionHybrid(nn.Module):
     def __init__(self, mc: ModelConfig):
         super().__init__()
@@ -286,7 +300,7 @@ class ReductionHybrid(nn.Module):
         T = h.shape[1]
         csum = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], dim=1)  # (B, T+1, C)
         gb, gl, gr = batch["gap_b"], batch["gap_l"], batch["gap_r"]
-        between = (csum[gb, gr] - csum[gb, gl + 1]) / (gr - gl - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)
+        between = _mean_between(csum, gb, gl, gr)  # (G, C)
         at = lambda b, p: h[b, p.clamp(0, T - 1)]  # noqa: E731
         gap_in = torch.cat([at(gb, gl - 2), at(gb, gl - 1), h[gb, gl], between, h[gb, gr], at(gb, gr + 1),
                             at(gb, gr + 2)], dim=-1)  # (G, 7C)
@@ -300,9 +314,9 @@ class ReductionHybrid(nn.Module):
         prev_p = torch.where(same_prev, torch.roll(sp, 1), torch.zeros_like(sp))  # BOS at 0
         last = (~batch["pad"]).sum(1) - 1  # (B,) EOS position
         next_p = torch.where(same_next, torch.roll(sp, -1), last[sb])
-        stretch = lambda a, b: (csum[sb, b] - csum[sb, a + 1]) / (b - a - 1).clamp(min=1).unsqueeze(-1).to(h.dtype)  # noqa: E731
-        slot_in = torch.cat([at(sb, sp + d) for d in (-2, -1, 0, 1, 2)] + [stretch(prev_p, sp), stretch(sp, next_p)],
-                            dim=-1)  # (S, 7C)
+        neighbours = [at(sb, sp + d) for d in (-2, -1, 0, 1, 2)]
+        stretches = [_mean_between(csum, sb, prev_p, sp), _mean_between(csum, sb, sp, next_p)]
+        slot_in = torch.cat(neighbours + stretches, dim=-1)  # (S, 7C)
         slot_logits = self.slot_head(slot_in)  # (S, n_slot_ops)
         keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
         format_logits = self.format_head((h * keep).sum(1) / keep.sum(1).clamp(min=1.0))  # (B, 2)
@@ -326,10 +340,8 @@ class ReductionHybrid(nn.Module):
 
             # Keep only what training reads: the slots' network features, float32 (144 bytes a slot
             # instead of 1 KB, so the ~600k states of mathds_full fit in memory).
-            self._train_states[text] = [
-                (ids, np.stack(vectors)[:, FL.FEATURES].astype(np.float32) if vectors else np.zeros((0, FL.N_FEATURES), np.float32),
-                 gaps, slot_ops, fmt)
-                for ids, vectors, gaps, slot_ops, fmt in teacher_states(text, record["target"])]
+            self._train_states[text] = [(ids, _features(vectors), gaps, slot_ops, fmt)
+                                        for ids, vectors, gaps, slot_ops, fmt in teacher_states(text, record["target"])]
         return self._train_states[text]
 
     def collate(self, records: list[dict]) -> dict:
@@ -339,8 +351,7 @@ class ReductionHybrid(nn.Module):
             # Every record of this batch was left out by the teacher: one unlabelled state, which adds
             # nothing to the loss (its labels are all IGNORE).
             ids, vectors = initial_state(records[0]["text"])
-            states = [(ids, np.stack(vectors)[:, FL.FEATURES].astype(np.float32) if vectors
-                       else np.zeros((0, FL.N_FEATURES), np.float32), None, None, None)]
+            states = [(ids, _features(vectors), None, None, None)]
         order = sorted(range(len(states)), key=lambda i: len(states[i][0]))
         n = min(TRAIN_BUCKETS, len(order))
         bounds = [len(order) * k // n for k in range(n + 1)]
