@@ -37,7 +37,7 @@ _S = SLOT_CHAR
 WORDED = tuple((re.compile(p), op) for p, op in (
     (rf"{_S} less than {_S}", "rsub"),
     (rf"Subtract {_S} from {_S}", "rsub"),
-    (rf"difference between {_S} and {_S}", "dist"),  # the generator writes b - a, always >= 0
+    (rf"difference between {_S} and {_S}", "dist"),  # |a - b|: matches every such answer in ../shared/mathds
     (rf"distance between {_S} and {_S}", "dist"),
     (rf"{_S} take away {_S}", "-"),
     (rf"{_S} minus {_S}", "-"),
