@@ -45,15 +45,9 @@ IGNORE = -100
 VOCABULARY = repr((SPECIALS, sorted(CHAR_TO_ID.items()), SLOT, sorted(TYPE_IDS.items())))
 
 
-def tokenize(text: str):
-    """Characters and span slots of one text.
-
-    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
-    each span, EOS; vectors
-    (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
-    slots in order.
-    """
-    spans = fluxem.detect_spans(text)
+def slot_sequence(text: str, spans) -> tuple[list[int], list[int], list[int]]:
+    """(ids, type ids, slot positions): BOS, the characters of `text` with one SLOT in place of each span
+    (spans sorted and non-overlapping, as detect_spans gives them), EOS."""
     ids, types, slot_index, cursor = [BOS], [TYPE_IDS["text"]], [], 0  # BOS/EOS mark the edges
     for span in spans:
         for ch in text[cursor : span.start]:
@@ -68,6 +62,19 @@ def tokenize(text: str):
         types.append(TYPE_IDS["text"])
     ids.append(EOS)
     types.append(TYPE_IDS["text"])
+    return ids, types, slot_index
+
+
+def tokenize(text: str):
+    """Characters and span slots of one text.
+
+    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
+    each span, EOS; vectors
+    (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
+    slots in order.
+    """
+    spans = fluxem.detect_spans(text)
+    ids, types, slot_index = slot_sequence(text, spans)
     vectors = np.zeros((len(ids), fluxem.EMBED_DIM))
     if spans:
         vectors[slot_index] = span_vectors(spans)

@@ -206,13 +206,13 @@ def teacher_states(text: str, target: str) -> list[tuple]:
     question or the reduction does not give `target` (the record is left out of training).
     """
     import fluxem
-    from fxlab.reducer import format_answer, initial_state, step
+    from fxlab.reducer import format_answer, initial_state, number_spans, step
 
-    ids, vectors = initial_state(text)
-    spans = [s for s in fluxem.detect_spans(text) if s.kind == "number"]
-    exact = [Fraction(s.exact if s.exact is not None else s.value) for s in spans]
-    if not spans or len(exact) != len(vectors):
+    spans = number_spans(text)
+    if not spans:
         return []
+    ids, vectors = initial_state(text, spans)
+    exact = [Fraction(s.exact if s.exact is not None else s.value) for s in spans]
     fmt = "decimal" if any(v.denominator != 1 for v in exact) else "fraction"
     states = []
     try:

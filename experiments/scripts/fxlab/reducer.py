@@ -40,8 +40,8 @@ import fluxem
 from fluxem import layout as FL
 from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
 from fxlab.config import Config, ModelConfig
-from fxlab.hybrid import IGNORE, PAD, SLOT, VOCAB_SIZE, Block
-from fxlab.token_model import BOS, CHAR_TO_ID, EOS, UNK
+from fxlab.hybrid import IGNORE, PAD, SLOT, VOCAB_SIZE, Block, slot_sequence
+from fxlab.token_model import BOS, CHAR_TO_ID, EOS
 
 GAP_OPS = ("none", "+", "-", "rsub", "*", "/", "dist", "root")  # root: a ** b, b = 1/k, to the nearest integer
 GAP_ID = {op: i for i, op in enumerate(GAP_OPS)}
@@ -65,18 +65,17 @@ class StepError(ValueError):
 # ----------------------------------------------------------------------------- states and the executor
 
 
-def initial_state(text: str) -> tuple[list[int], list[np.ndarray]]:
-    """(ids, slot vectors) of a question: BOS, characters with SLOT for each number span, EOS."""
-    spans = [s for s in fluxem.detect_spans(text) if s.kind == "number"]
-    ids, cursor = [BOS], 0
-    for span in spans:
-        ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor : span.start])
-        ids.append(SLOT)
-        cursor = span.end
-    ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor:])
-    ids.append(EOS)
-    vectors = list(span_vectors(spans)) if spans else []
-    return ids, vectors
+def number_spans(text: str) -> list:
+    """The number spans of a question (the reducer computes with numbers only)."""
+    return [s for s in fluxem.detect_spans(text) if s.kind == "number"]
+
+
+def initial_state(text: str, spans: list | None = None) -> tuple[list[int], list[np.ndarray]]:
+    """(ids, slot vectors) of a question: BOS, characters with SLOT for each number span, EOS.
+    `spans`: the question's `number_spans`, when the caller already has them."""
+    spans = number_spans(text) if spans is None else spans
+    ids, _, _ = slot_sequence(text, spans)
+    return ids, list(span_vectors(spans)) if spans else []
 
 
 def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -63,12 +63,13 @@ def disk_cache_enabled() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def tokenizer_code_hash(tokenize: Callable, vocabulary: str) -> str:
-    """sha256 (hex) of what decides tokenize's output: versions, fluxem sources, tokenize, vocabulary."""
+    """sha256 (hex) of what decides tokenize's output: versions, fluxem sources, tokenize's module, vocabulary."""
     h = hashlib.sha256(f"tokenizer v{TOKENIZER_VERSION}; fluxem {fluxem.__version__}\n".encode())
     package = Path(fluxem.__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
         h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update(inspect.getsource(tokenize).encode() + b"\0" + vocabulary.encode())
+    # tokenize's whole module: tokenize and the helpers it calls (slot_sequence)
+    h.update(inspect.getsource(inspect.getmodule(tokenize)).encode() + b"\0" + vocabulary.encode())
     return h.hexdigest()
 
 
