@@ -19,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError("fluxem.nn needs torch: pip install 'fluxem[train]'") from exc
 
 from . import layout as L
-from .number import NumberEncoder
+from .number import NumberEncoder, _plain_rows
 from .quantity import QuantityEncoder
 from .spans import Span
 
@@ -39,17 +39,28 @@ def span_vectors(spans: Sequence[Span]) -> np.ndarray:
     >>> span_vectors(detect_spans("convert 5 km to m")).shape
     (2, 128)
     """
+    values = [span.value if span.exact is None else span.exact for span in spans if span.kind == "number"]
+    rows = _plain_rows(values)  # the rows encode(values) would give, straight from the row cache
+    if rows is not None and len(rows) == len(spans):  # numbers only: one buffer, no NumPy indexing
+        return np.ndarray((len(rows), L.EMBED_DIM), np.float64, bytearray().join(rows))
+    if rows is not None:
+        numbers = iter(rows)
+        parts = [next(numbers) if span.kind == "number" else _other_row(span).tobytes() for span in spans]
+        return np.ndarray((len(parts), L.EMBED_DIM), np.float64, bytearray().join(parts))
     out = np.zeros((len(spans), L.EMBED_DIM))
-    number_rows = [i for i, span in enumerate(spans) if span.kind == "number"]
-    if number_rows:
-        values = [spans[i].value if spans[i].exact is None else spans[i].exact for i in number_rows]
-        out[number_rows] = _NUMBERS.encode(values)
+    if values:
+        out[[i for i, span in enumerate(spans) if span.kind == "number"]] = _NUMBERS.encode(values)
     for i, span in enumerate(spans):
-        if span.kind == "quantity":
-            out[i] = _QUANTITIES.encode(span.value, span.unit)
-        elif span.kind != "number":
-            out[i] = _QUANTITIES.encode_unit(span.unit)
+        if span.kind != "number":
+            out[i] = _other_row(span)
     return out
+
+
+def _other_row(span: Span) -> np.ndarray:
+    """(128,) vector of a quantity or bare-unit span."""
+    if span.kind == "quantity":
+        return _QUANTITIES.encode(span.value, span.unit)
+    return _QUANTITIES.encode_unit(span.unit)
 
 
 _NUMBERS, _QUANTITIES = NumberEncoder(), QuantityEncoder()  # stateless; shared to skip per-call set-up

@@ -24,6 +24,7 @@ import functools
 import math
 import numbers
 import os
+from operator import getitem, truediv
 import struct
 import threading
 from array import array
@@ -37,6 +38,7 @@ from . import layout as L
 from ._modular import MODULUS, PRIME_ARRAY, crt_decode, rational_reconstruct, tables
 
 _FLOAT_INT_LIMIT = 2.0**53
+_EXACT_LIMIT = L.EXACT_LIMIT
 _LN10 = math.log(10.0)
 _INT_FREQ = 2.0 * np.pi / np.array(L.INT_MODULI, dtype=np.float64)
 _LOG_FREQ = (2.0 * np.pi / np.array(L.LOG_PERIODS)).astype(np.float32)
@@ -81,7 +83,12 @@ def _normalize(x):
     Raises TypeError for bools and non-numbers, ValueError for NaN/inf and values past float64 range.
     """
     t = type(x)
-    if t is Fraction:  # the common exact types first: ABC isinstance checks cost microseconds
+    if t is int:  # the common exact types first: ABC isinstance checks cost microseconds
+        try:
+            return float(x), x, (x if -_EXACT_LIMIT <= x <= _EXACT_LIMIT else None)
+        except OverflowError:
+            _int_to_float(x)  # raises the ValueError
+    if t is Fraction:
         return _normalize_fraction(x)
     if t is int or (isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))):
         n = int(x)
@@ -395,92 +402,98 @@ def _encode_float_results(values: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- the scalar fast path
 #
 # One number through NumPy costs ~50 small array operations (~200 us). A tokenizer encodes one number at
-# a time, so scalars and short lists of Python numbers are filled in pure Python instead (~6 us each).
+# a time, so scalars and short lists of Python numbers are filled in pure Python instead (~6 us each): a
+# row is one struct.pack of its non-zero channels (native float64, as NumPy reads it; channels that are
+# always 0 are pad bytes), and the only table is the 2 MB of discrete logs (r / p is computed).
 # The exact channels, type, linear and flags are bit-identical to the batch path; the log channel and
 # the float32 features come from the `math` module instead of NumPy's vectorised kernels and may differ
 # from the batch path in the last unit of precision (tests/test_number.py bounds this).
 
-_PHASE_SIN_L, _PHASE_COS_L = _PHASE_SIN.tolist(), _PHASE_COS.tolist()
-_PHASE_OFFSETS_L = _PHASE_OFFSETS.tolist()
 _LOG_FREQ_L = _LOG_FREQ.tolist()
-_F32 = struct.Struct("<f")
-_F32_13 = struct.Struct("<13f")
-_F32_7 = struct.Struct("<7f")
+_F32 = struct.Struct("@f")
+_F32_13 = struct.Struct("@13f")
+_F32_7 = struct.Struct("@7f")
 _F32_TENTH = float(np.float32(0.1))
 _INV_LN10 = 1.0 / _LN10
-_PHASE_MOD_OFF = list(zip(L.INT_MODULI, _PHASE_OFFSETS.tolist()))
-_INT_PHASE_SIN = slice(L.FEATURES.start + L.FEATURE_INT_PHASE.start, L.FEATURES.start + L.FEATURE_INT_PHASE.stop, 2)
-_INT_PHASE_COS = slice(L.FEATURES.start + L.FEATURE_INT_PHASE.start + 1, L.FEATURES.start + L.FEATURE_INT_PHASE.stop, 2)
+_PRIMES_L = list(L.PRIMES)
+_PM1_L = [p - 1 for p in L.PRIMES]
+_ZERO16 = (0.0,) * len(L.PRIMES)
+_ZERO12 = (0.0,) * (2 * len(L.INT_MODULI))
+# The int phase features need n mod m for m in INT_MODULI, all of which divide 2100: one lookup of n mod
+# 2100 gives the 12 interleaved sin/cos values (the same table entries the batch path gathers).
+_PHASE_PERIOD = math.lcm(*L.INT_MODULI)
+_INT_PHASE_ROWS = [
+    tuple(v for m, off in zip(L.INT_MODULI, _PHASE_OFFSETS.tolist())
+          for v in (float(_PHASE_SIN[r % m + off]), float(_PHASE_COS[r % m + off])))
+    for r in range(_PHASE_PERIOD)
+]
+# One row as float64 bytes: channels that are always 0 for a number are pad bytes ("x" packs zero bytes,
+# the bits of 0.0). Exact: type, linear, log (4), residue/dlog/dzero/EXACT (49), features sign/zero/int
+# (3), log features (13), int phase (12), INTEGRAL. Inexact: the same without the exact block and INTEGRAL.
+_ROW_EXACT = struct.Struct("@d24x4d49d72x3d13d12d64xd200x")
+_ROW_EXACT_NZ = struct.Struct("@d24x4d32d128xd72x3d13d12d64xd200x")  # no prime divides it: DZERO all 0
+_ROW_INEXACT = struct.Struct("@d24x4d464x3d13d12d272x")
+assert _ROW_EXACT.size == _ROW_EXACT_NZ.size == _ROW_INEXACT.size == 8 * L.EMBED_DIM
+assert (L.TYPE_NUMBER, L.LINEAR, L.LOG_MAG, L.RESIDUE.start, L.EXACT, L.FEATURES.start, L.INTEGRAL) == (
+    0, 4, 5, 8, 56, 66, 102) and (L.FEATURE_LOGMAG, L.FEATURE_INT_PHASE.start, L.FEATURE_DIMS.start) == (3, 16, 28)
+
+_DLOG_TABS: list | None = None
 
 
-_BASE_PRIME = None
+def _dlog_tabs() -> list:
+    """Per prime, dlog(r) for r in [0, p) as a uint16 array (2 MB in all, so lookups mostly stay in cache)."""
+    global _DLOG_TABS
+    if _DLOG_TABS is None:
+        flat, bases = _dlog_table16(), tables()[2].tolist()
+        _DLOG_TABS = [array("H", flat[b : b + p].tobytes()) for b, p in zip(bases, L.PRIMES)]
+    return _DLOG_TABS
 
 
-@functools.lru_cache(maxsize=None)
-def _exact_tables() -> tuple[array, array]:
-    """Flat float tables r / p and dlog(r) / (p - 1), indexed by bases[i] + r (16 x 2**16 doubles each).
+def _scalar_bytes(value: float, k, ex) -> bytes:
+    """The 128 channels of one number as float64 bytes (see _normalize for value, k, ex).
 
-    The same float64 divisions as the batch path, done once, so a scalar row is a few list lookups.
+    Bit-identical to the batch path's exact channels: r / p and dlog(r) / (p - 1) are single correctly
+    rounded divisions of integers below 2**53 either way.
     """
-    global _BASE_PRIME
-    bases = tables()[2]
-    size = int(bases[1])
-    r = np.arange(size, dtype=np.float64)[None, :]
-    primes = np.array(L.PRIMES, dtype=np.float64)[:, None]
-    res_frac = np.where(r < primes, r / primes, 0.0)
-    dlog_frac = _dlog_table16().reshape(len(L.PRIMES), size) / (primes - 1.0)
-    _BASE_PRIME = list(zip(bases.tolist(), L.PRIMES))
-    return array("d", res_frac.ravel().tobytes()), array("d", dlog_frac.ravel().tobytes())
-
-
-def _scalar_row(value: float, k, ex, type_index: int = L.TYPE_NUMBER) -> list[float]:
-    """The 128 channels of one number as a list (see _normalize for value, k, ex)."""
-    row = [0.0] * L.EMBED_DIM
-    row[type_index] = 1.0
-    row[L.LINEAR] = value / L.LINEAR_SCALE
     if value == 0.0:
-        ln = 0.0
-        row[L.LOG_ZERO] = 1.0
-        sign = 0.0
+        ln = log_sign = sign = 0.0
+        zero = 1.0
     else:
         ln = math.log(abs(value))
-        row[L.LOG_MAG] = ln
+        zero = 0.0
         if value < 0:
-            row[L.LOG_SIGN] = 0.5
-            sign = -1.0
+            log_sign, sign = 0.5, -1.0
         else:
-            sign = 1.0
-    if ex is not None:
-        res_frac, dlog_frac = _exact_tables()
-        if k is not None:
-            idx = [b + ex % p for b, p in _BASE_PRIME]
-            row[L.INTEGRAL] = 1.0
-        else:
-            num = ex.numerator
-            idx = [b + num * inv % p for (b, p), inv in zip(_BASE_PRIME, _inverses(ex.denominator))]
-        fracs = [res_frac[i] for i in idx]
-        row[L.RESIDUE] = fracs
-        row[L.DLOG] = [dlog_frac[i] for i in idx]  # 0 where p divides the value, as in the batch path
-        if 0.0 in fracs:
-            row[L.DZERO] = [1.0 if f == 0.0 else 0.0 for f in fracs]
-        row[L.EXACT] = 1.0
-    f = L.FEATURES.start
-    row[f + L.FEATURE_SIGN] = sign
-    if value == 0.0:
-        row[f + L.FEATURE_ZERO] = 1.0
+            log_sign, sign = 0.0, 1.0
     # float32 like the batch path: log10 rounded to float32, products rounded, then tanh/sin/cos rounded
     log10 = _F32.unpack(_F32.pack(ln * _INV_LN10))[0]
-    angles = _F32_7.unpack(_F32_7.pack(*[w * log10 for w in _LOG_FREQ_L], log10 * _F32_TENTH))
-    vals = [math.tanh(angles[6])]
-    for a in angles[:6]:
-        vals += (math.sin(a), math.cos(a))
-    row[f + L.FEATURE_LOGMAG : f + L.FEATURE_LOG_PHASE.stop] = _F32_13.unpack(_F32_13.pack(*vals))
+    w0, w1, w2, w3, w4, w5 = _LOG_FREQ_L
+    a0, a1, a2, a3, a4, a5, a6 = _F32_7.unpack(_F32_7.pack(
+        w0 * log10, w1 * log10, w2 * log10, w3 * log10, w4 * log10, w5 * log10, log10 * _F32_TENTH))
+    sin, cos = math.sin, math.cos
+    feats = _F32_13.unpack(_F32_13.pack(math.tanh(a6), sin(a0), cos(a0), sin(a1), cos(a1), sin(a2), cos(a2),
+                                        sin(a3), cos(a3), sin(a4), cos(a4), sin(a5), cos(a5)))
     if k is not None:
-        row[f + L.FEATURE_INT] = 1.0
-        idx = [k % m + off for m, off in _PHASE_MOD_OFF]
-        row[_INT_PHASE_SIN] = [_PHASE_SIN_L[i] for i in idx]
-        row[_INT_PHASE_COS] = [_PHASE_COS_L[i] for i in idx]
-    return row
+        is_int, phase = 1.0, _INT_PHASE_ROWS[k % _PHASE_PERIOD]
+    else:
+        is_int, phase = 0.0, _ZERO12
+    linear = value / L.LINEAR_SCALE
+    if ex is None:
+        return _ROW_INEXACT.pack(1.0, linear, ln, log_sign, zero, sign, zero, is_int, *feats, *phase)
+    if k is not None:
+        rs = [ex % p for p in _PRIMES_L]
+        integral = 1.0
+    else:
+        num = ex.numerator
+        rs = [num * inv % p for inv, p in zip(_inverses(ex.denominator), _PRIMES_L)]
+        integral = 0.0
+    if 0 in rs:
+        return _ROW_EXACT.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
+                               *map(truediv, map(getitem, _DLOG_TABS or _dlog_tabs(), rs), _PM1_L),
+                               *[0.0 if r else 1.0 for r in rs], 1.0, sign, zero, is_int, *feats, *phase, integral)
+    return _ROW_EXACT_NZ.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
+                              *map(truediv, map(getitem, _DLOG_TABS or _dlog_tabs(), rs), _PM1_L),
+                              1.0, sign, zero, is_int, *feats, *phase, integral)
 
 
 _PLAIN = frozenset((int, float, Fraction, Decimal))
@@ -495,7 +508,9 @@ def _cached_row(t: type, x) -> bytes:
     entries, and so are types that encode differently (np.float32(3e10) and 3e10). Text repeats its
     numbers (0-999, years, 10**k denominators), so a tokenizer mostly hits this cache; a miss costs
     the full pure-Python row (see bench_core.py for both figures)."""
-    return array("d", _scalar_row(*_normalize(x))).tobytes()
+    if t is int and -_EXACT_LIMIT <= x <= _EXACT_LIMIT:  # the common case, without _normalize's tuple
+        return _scalar_bytes(float(x), x, x)
+    return _scalar_bytes(*_normalize(x))
 
 
 def _fast_encode(x):
@@ -506,19 +521,26 @@ def _fast_encode(x):
             _normalize(x)  # raises ValueError
         return np.frombuffer(bytearray(_cached_row(t, x)))  # writable copy of the cached bytes
     if isinstance(x, (np.integer, np.floating)):
-        return np.frombuffer(array("d", _scalar_row(*_normalize(x))))  # writable: array.array owns it
-    if (t is list or t is tuple) and 0 < len(x) <= _SMALL_LIST and all(type(v) in _PLAIN for v in x):
-        data = bytearray(b"".join([_cached_row(type(v), v) for v in x]))
-        return np.frombuffer(data).reshape(len(x), L.EMBED_DIM)
+        return np.frombuffer(bytearray(_scalar_bytes(*_normalize(x))))
+    if t is list or t is tuple:
+        rows = _plain_rows(x)
+        if rows is not None:
+            return np.ndarray((len(rows), L.EMBED_DIM), np.float64, bytearray().join(rows))
+    return None
+
+
+def _plain_rows(values) -> list[bytes] | None:
+    """The cached row bytes of each value where encode() of this list takes the pure-Python path (1 to
+    _SMALL_LIST plain Python numbers), else None."""
+    if 0 < len(values) <= _SMALL_LIST and _PLAIN.issuperset(map(type, values)):
+        return [_cached_row(type(v), v) for v in values]
     return None
 
 
 def _rows_to_array(parts) -> np.ndarray:
     """[(value, k, ex), ...] -> (n, 128) through the scalar path, one buffer for all rows."""
-    rows = []
-    for p in parts:
-        rows += _scalar_row(*p)
-    return np.frombuffer(array("d", rows)).reshape(len(parts), L.EMBED_DIM)
+    data = bytearray(b"".join([_scalar_bytes(*p) for p in parts]))
+    return np.frombuffer(data).reshape(len(parts), L.EMBED_DIM)
 
 
 # ----------------------------------------------------------------------------- decoding and validation
@@ -642,7 +664,7 @@ class NumberEncoder:
             item = x[()] if isinstance(x, np.ndarray) else x
             if isinstance(x, np.ndarray) and x.dtype == bool:
                 raise TypeError("FluxEM does not encode bools; cast to int if you mean 0/1")
-            row = np.array(_scalar_row(*_normalize(item)))
+            row = np.frombuffer(bytearray(_scalar_bytes(*_normalize(item))))
             if out is None:
                 return row
             _check_out(out, ())
