@@ -26,6 +26,7 @@ import numbers
 import os
 from operator import getitem, truediv
 import struct
+import sys
 import threading
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -158,43 +159,70 @@ def _as_batch(x) -> tuple[np.ndarray, tuple[int, ...]]:
 # ----------------------------------------------------------------------------- channel filling
 #
 # Speed notes (the benchmark asks for >= 5M int64 numbers/s with every channel filled):
-# - residues of int64 inputs come from one float64 matmul: n's four 16-bit limbs times 2**(16k) mod m,
-#   every term < 2**34, so the sums are exact; `_float_mod` then reduces them exactly;
-# - the discrete logs are one gather from a table that already holds dlog / (p - 1);
-# - rows are filled in chunks, every channel written once (no zero-fill pass); sin/cos of the bounded
-#   features run in float32.
+# - residues of int64 inputs come from one float64 matmul: n's four 16-bit limbs (and its sign, for the
+#   two's complement correction) times 2**(16k) mod m, every term < 2**34, so the sums are exact;
+#   `_float_mod` then reduces them exactly, in place;
+# - the int phase features need n mod m only for m in INT_MODULI, which all divide 2100: one residue row
+#   (n mod 2100) and one gather from a (12, 2100) table of the sin/cos values;
+# - the discrete logs are one gather from a 2 MB uint16 table, indexed straight from the float residues;
+# - rows are filled in chunks, every channel written once (no zero-fill pass, no full-size temporaries);
+#   sin/cos of the bounded features run in float32.
 
-_MODULI = np.array(L.PRIMES + L.INT_MODULI, dtype=np.float64)  # (22,): residues, then feature moduli
+_PHASE_PERIOD = math.lcm(*L.INT_MODULI)  # 2100
+_MODULI = np.array(L.PRIMES + (_PHASE_PERIOD,), dtype=np.float64)  # (17,): residues, then n mod 2100
 _INV_MODULI = 1.0 / _MODULI
-_LIMB_POWERS = np.array([[pow(2, 16 * k, int(m)) for m in _MODULI] for k in range(4)], dtype=np.float64)
-_NEG_CORRECTION = np.array([(-(2**64)) % int(m) for m in _MODULI], dtype=np.float64)
 _K = len(L.PRIMES)
-_CHUNK = 8192  # rows per chunk written straight into a channel-major output
+# (17, 5): limb k of n times 2**(16k) mod m, and for a negative n the correction (-2**64) mod m
+_LIMB_POWERS = np.array([[pow(2, 16 * k, int(m)) for k in range(4)] + [(-(2**64)) % int(m)] for m in _MODULI],
+                        dtype=np.float64)
+_PM1 = np.array(L.PRIMES, dtype=np.float64) - 1.0
+_CHUNK = 16384  # rows per chunk written straight into a channel-major output
 _COPY_CHUNK = 1024  # rows per chunk staged in a reused (128, 1024) scratch buffer (1 MB) for a row-major out=
 _MAX_THREADS = 4
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+_scratch = threading.local()
+
+
+def _temp(name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
+    """A per-thread C-contiguous temporary of this shape (contents undefined), reused across chunks.
+
+    Large fresh NumPy temporaries cost page faults on every chunk (the allocator hands memory of that size
+    back to the OS when it is freed), which made batch encoding twice as slow. Each name is one buffer:
+    a caller must not use two live temporaries of the same name.
+    """
+    size = math.prod(shape)
+    flat = _scratch.__dict__.get(name)
+    if flat is None or flat.size < size or flat.dtype != dtype:
+        flat = _scratch.__dict__[name] = np.empty(size, dtype=dtype)
+    return flat[:size].reshape(shape)
 
 
 def _float_mod(x: np.ndarray) -> np.ndarray:
-    """Exact x mod m for non-negative integer-valued float64 x < 2**40, rows matching _MODULI (22, C).
+    """Exact x mod m, in place, for non-negative integer-valued float64 x < 2**40, rows matching _MODULI.
 
     x * (1/m) is within 2**-30 of x / m, and a non-zero x mod m puts x / m at least 1/m > 2**-17 away from
     an integer, so floor() is exact once the 2**-20 nudge lifts exact multiples over the rounding error.
     """
-    q = x * _INV_MODULI[:, None]
+    q = np.multiply(x, _INV_MODULI[:, None], out=_temp("q", x.shape))
     q += 2.0**-20
     np.floor(q, out=q)
     q *= _MODULI[:, None]
-    return np.subtract(x, q, out=q)
+    return np.subtract(x, q, out=x)
 
 
 def _mods_int64(ints: np.ndarray) -> np.ndarray:
-    """(C,) int64 -> (22, C) float64 residues modulo _MODULI (channel-major)."""
-    u = ints.view(np.uint64)
-    limbs = np.empty((4, len(ints)))
-    for k in range(4):
-        limbs[k] = (u >> np.uint64(16 * k)) & np.uint64(0xFFFF)
-    x = _LIMB_POWERS.T @ limbs  # (22, C), exact: every sum < 4 * 2**32
-    x += _NEG_CORRECTION[:, None] * (ints < 0)  # two's complement: n = u - 2**64
+    """(C,) int64 -> (17, C) float64 residues modulo _MODULI (channel-major)."""
+    limbs = _temp("limbs", (5, len(ints)))
+    if _LITTLE_ENDIAN:  # the four 16-bit limbs are the uint16 view of each int64, low limb first
+        np.copyto(limbs[:4], np.ascontiguousarray(ints).view(np.uint16).reshape(-1, 4).T)
+    else:  # pragma: no cover - big-endian machines
+        u = ints.view(np.uint64)
+        for k in range(4):
+            limbs[k] = (u >> np.uint64(16 * k)) & np.uint64(0xFFFF)
+    np.less(ints, 0, out=limbs[4])  # two's complement: n = u - 2**64
+    x = np.matmul(_LIMB_POWERS, limbs, out=_temp("x", (len(_MODULI), len(ints))))  # exact: sums < 5 * 2**32
     return _float_mod(x)
 
 
@@ -209,14 +237,31 @@ def _inverses(den: int) -> tuple[int, ...]:
 
 
 def _mods_rational(fr: Fraction) -> list[int]:
-    """Residues n * d^-1 mod p (d coprime to every prime); the feature moduli stay 0 (not an integer)."""
+    """Residues n * d^-1 mod p (d coprime to every prime); the n mod 2100 row stays 0 (not an integer)."""
     num = fr.numerator
-    return [num * inv % p for inv, p in zip(_inverses(fr.denominator), L.PRIMES)] + [0] * len(L.INT_MODULI)
+    return [num * inv % p for inv, p in zip(_inverses(fr.denominator), L.PRIMES)] + [0]
+
+
+_DLOG_BASES = (np.arange(_K) * max(L.PRIMES)).astype(np.float64)[:, None]  # tables()[2], as a float column
+# Float -> int64 for integer-valued floats 0 <= v < 2**51 without a (slow, unvectorised) conversion: v + 2**52
+# is exact, and its bits are those of 2**52 plus v.
+_MAGIC = 2.0**52
+_MAGIC_BITS = np.array(_MAGIC).view(np.int64)
+_DLOG_BASES_MAGIC = _DLOG_BASES + _MAGIC
+
+
+def _as_index(v: np.ndarray, offset, name: str) -> np.ndarray:
+    """int64 array of the integer-valued floats v + offset (offset includes _MAGIC; v + offset < 2**53)."""
+    t = np.add(v, offset, out=_temp(name, v.shape))
+    i = t.view(np.int64)
+    i -= _MAGIC_BITS
+    return i
 
 
 @functools.lru_cache(maxsize=None)
 def _dlog_table16() -> np.ndarray:
     """The flat discrete-log table as uint16 (2 MB, so the gather stays in cache); 0 at r = 0."""
+    assert np.array_equal(tables()[2], _DLOG_BASES[:, 0])
     return tables()[1].astype(np.uint16)
 
 
@@ -224,27 +269,35 @@ def _dlog_table16() -> np.ndarray:
 _PHASE_OFFSETS = np.cumsum((0,) + L.INT_MODULI[:-1]).astype(np.int64)
 _PHASE_ANGLES = np.concatenate([2.0 * np.pi * np.arange(m) / m for m in L.INT_MODULI])
 _PHASE_SIN, _PHASE_COS = np.sin(_PHASE_ANGLES), np.cos(_PHASE_ANGLES)
+# (12, 2100): the int phase features (sin, cos interleaved per modulus, as in the layout) of n mod 2100
+_PHASE_TABLE = np.array([table[np.arange(_PHASE_PERIOD) % m + off] for m, off in zip(L.INT_MODULI, _PHASE_OFFSETS)
+                         for table in (_PHASE_SIN, _PHASE_COS)])
 
 
 def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> None:
-    """Fill every channel of a channel-major buf (128, C) (any prior content) from values (C,), mods (22, C)."""
-    buf[L.TYPE] = 0.0
-    buf[L.TYPE.start + type_index] = 1.0
-    absval = np.abs(values)
+    """Fill every channel of a channel-major buf (128, C) (any prior content) from values (C,), mods (17, C).
+
+    exact, integral and int_mask are bool arrays (C,), or True where they hold for every row.
+    """
+    for j in range(L.TYPE.start, L.TYPE.stop):
+        buf[j] = 1.0 if j == L.TYPE.start + type_index else 0.0
+    absval = np.abs(values, out=_temp("abs", values.shape))
     zero = absval == 0
-    ln = np.log(np.where(zero, 1.0, absval))
-    buf[L.LINEAR] = values / L.LINEAR_SCALE
-    buf[L.LOG_MAG] = ln
-    buf[L.LOG_SIGN] = (values < 0) * 0.5
+    if zero.any():
+        np.copyto(absval, 1.0, where=zero)  # ln = 0 for zero
+    ln = np.log(absval, out=buf[L.LOG_MAG])
+    np.divide(values, L.LINEAR_SCALE, out=buf[L.LINEAR])
+    np.multiply(values < 0, 0.5, out=buf[L.LOG_SIGN])
     buf[L.LOG_ZERO] = zero
-    if exact.any():
+    if exact is True or exact.any():
         r = mods[:_K]  # (K, C)
         np.divide(r, _MODULI[:_K, None], out=buf[L.RESIDUE])
-        dlogs = np.take(_dlog_table16(), r.astype(np.int64) + tables()[2][:, None])  # (K, C) uint16
-        np.divide(dlogs, _MODULI[:_K, None] - 1.0, out=buf[L.DLOG])
+        idx = _as_index(r, _DLOG_BASES_MAGIC, "q")  # _float_mod's temporary is free again
+        dlogs = np.take(_dlog_table16(), idx, out=_temp("dlog", r.shape, np.uint16), mode="clip")  # in range
+        np.divide(dlogs, _PM1[:, None], out=buf[L.DLOG])
         np.equal(r, 0, out=buf[L.DZERO])
         buf[L.EXACT] = exact
-        if not exact.all():
+        if exact is not True and not exact.all():
             buf[L.RESIDUE.start : L.EXACT + 1] *= exact
     else:
         buf[L.RESIDUE.start : L.EXACT + 1] = 0.0
@@ -256,21 +309,22 @@ def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> Non
 
 def _write_features(feats, values, ln, zero, mods, int_mask) -> None:
     """Bounded network features in [-1, 1] (see layout.FEATURE_*); feats is channel-major (36, C)."""
-    log10 = (ln * (1.0 / _LN10)).astype(np.float32)
-    feats[L.FEATURE_SIGN] = np.sign(values)
+    log10 = np.multiply(ln, 1.0 / _LN10).astype(np.float32)
+    np.sign(values, out=feats[L.FEATURE_SIGN])
     feats[L.FEATURE_ZERO] = zero
     feats[L.FEATURE_INT] = int_mask
     feats[L.FEATURE_LOGMAG] = np.tanh(log10 * np.float32(0.1))
-    angles = _LOG_FREQ[:, None] * log10  # (P, C) float32
+    angles = np.multiply(_LOG_FREQ[:, None], log10, out=_temp("angles", (len(_LOG_FREQ), len(log10)), np.float32))
+    trig = _temp("trig", angles.shape, np.float32)
     sl = L.FEATURE_LOG_PHASE
-    feats[sl.start : sl.stop : 2] = np.sin(angles)
-    feats[sl.start + 1 : sl.stop : 2] = np.cos(angles)
+    feats[sl.start : sl.stop : 2] = np.sin(angles, out=trig)
+    feats[sl.start + 1 : sl.stop : 2] = np.cos(angles, out=trig)
     sl = L.FEATURE_INT_PHASE
-    if int_mask.any():
-        idx = mods[_K:].astype(np.int64) + _PHASE_OFFSETS[:, None]  # (6, C)
-        np.take(_PHASE_SIN, idx, out=feats[sl.start : sl.stop : 2])
-        np.take(_PHASE_COS, idx, out=feats[sl.start + 1 : sl.stop : 2])
-        if not int_mask.all():
+    if int_mask is True or int_mask.any():
+        idx = _as_index(mods[_K], _MAGIC, "pidx")  # n mod 2100
+        for j, table in enumerate(_PHASE_TABLE, sl.start):  # row by row: each output row is contiguous
+            np.take(table, idx, out=feats[j], mode="clip")  # indices in range: clip only skips buffering
+        if int_mask is not True and not int_mask.all():
             feats[sl] *= int_mask
     else:
         feats[sl] = 0.0
@@ -278,12 +332,10 @@ def _write_features(feats, values, ln, zero, mods, int_mask) -> None:
 
 
 def _chunk_parts(arr: np.ndarray):
-    """(values, mods, exact, integral, int_mask) for one chunk of any supported dtype."""
-    n = len(arr)
+    """(values, mods, exact, integral, int_mask) for one chunk of any supported dtype (masks may be True)."""
     if arr.dtype.kind in "iu" and (arr.dtype.kind == "i" or arr.size == 0 or arr.max() < 2**63):
         ints = arr.astype(np.int64, copy=False)
-        ones = np.ones(n, dtype=bool)
-        return ints.astype(np.float64), _mods_int64(ints), ones, ones, ones
+        return ints.astype(np.float64), _mods_int64(ints), True, True, True  # an int64 is always finite
     if arr.dtype.kind == "f":
         values = arr.astype(np.float64, copy=False)
         mods, ok = _integral_float_parts(values, _float_int_limit(arr.dtype))
@@ -295,7 +347,8 @@ def _integral_float_parts(values: np.ndarray, limit: float = _FLOAT_INT_LIMIT):
     """Floats that are integral with abs <= limit are exact integers; others are not."""
     with np.errstate(invalid="ignore"):
         ok = (np.abs(values) <= limit) & (values == np.trunc(values))
-    mods = np.zeros((len(_MODULI), len(values)))
+    mods = _temp("fmods", (len(_MODULI), len(values)))
+    mods.fill(0.0)
     if ok.any():
         mods[:, ok] = _mods_int64(values[ok].astype(np.int64))
     return mods, ok
@@ -305,7 +358,8 @@ def _object_parts(items: np.ndarray):
     """Per-element path for Python big ints, Fractions, Decimals and mixed object arrays."""
     n = len(items)
     values = np.empty(n)
-    mods = np.zeros((len(_MODULI), n))
+    mods = _temp("fmods", (len(_MODULI), n))
+    mods.fill(0.0)
     int_mask = np.zeros(n, dtype=bool)
     exact = np.zeros(n, dtype=bool)
     integral = np.zeros(n, dtype=bool)
@@ -327,9 +381,6 @@ def _check_finite(values: np.ndarray) -> None:
     if not np.all(np.isfinite(values)):
         bad = values[~np.isfinite(values)][0]
         raise ValueError(f"FluxEM cannot encode {bad}: only finite numbers have embeddings")
-
-
-_scratch = threading.local()
 
 
 def _scratch_buffer() -> np.ndarray:
@@ -420,13 +471,8 @@ _PM1_L = [p - 1 for p in L.PRIMES]
 _ZERO16 = (0.0,) * len(L.PRIMES)
 _ZERO12 = (0.0,) * (2 * len(L.INT_MODULI))
 # The int phase features need n mod m for m in INT_MODULI, all of which divide 2100: one lookup of n mod
-# 2100 gives the 12 interleaved sin/cos values (the same table entries the batch path gathers).
-_PHASE_PERIOD = math.lcm(*L.INT_MODULI)
-_INT_PHASE_ROWS = [
-    tuple(v for m, off in zip(L.INT_MODULI, _PHASE_OFFSETS.tolist())
-          for v in (float(_PHASE_SIN[r % m + off]), float(_PHASE_COS[r % m + off])))
-    for r in range(_PHASE_PERIOD)
-]
+# 2100 gives the 12 interleaved sin/cos values (the table the batch path gathers from).
+_INT_PHASE_ROWS = [tuple(row) for row in _PHASE_TABLE.T.tolist()]
 # One row as float64 bytes: channels that are always 0 for a number are pad bytes ("x" packs zero bytes,
 # the bits of 0.0). Exact: type, linear, log (4), residue/dlog/dzero/EXACT (49), features sign/zero/int
 # (3), log features (13), int phase (12), INTEGRAL. Inexact: the same without the exact block and INTEGRAL.
