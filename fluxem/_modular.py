@@ -70,21 +70,44 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def _garner_inverses() -> np.ndarray:
-    """inv[i, j] = p_j^-1 mod p_i for j < i (Garner's mixed-radix algorithm)."""
+def _garner_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constants of the vectorised Garner step, as float64 (every value < 2**16).
+
+    rmod[i, j] = R_j mod p_i for j < i (R_j = p_0 * ... * p_(j-1), the mixed-radix place values),
+    rinv[i] = R_i^-1 mod p_i, and limbs[k, j] = 32-bit limb k of R_j (for the final base-2**32 sum).
+    """
     k = len(PRIMES)
-    inv = np.zeros((k, k), dtype=np.int64)
+    places = [math.prod(PRIMES[:j]) for j in range(k)]
+    rmod = np.zeros((k, k))
     for i in range(k):
         for j in range(i):
-            inv[i, j] = pow(PRIMES[j], -1, PRIMES[i])
-    return inv
+            rmod[i, j] = places[j] % PRIMES[i]
+    rinv = np.array([pow(places[i] % PRIMES[i], -1, PRIMES[i]) for i in range(k)], dtype=np.float64)
+    limbs = np.array([[(place >> (32 * b)) & 0xFFFFFFFF for place in places] for b in range(_N_LIMBS)],
+                     dtype=np.float64)
+    return rmod, rinv, limbs
+
+
+_N_LIMBS = (MODULUS.bit_length() + 31) // 32  # 9 limbs of 32 bits hold any n < M
+
+
+def _mod_float(x: np.ndarray, p: float, inv_p: float) -> np.ndarray:
+    """Exact x mod p, in place, for integer-valued float64 0 <= x < 2**40 (see number._float_mod)."""
+    q = x * inv_p
+    q += 2.0**-20
+    np.floor(q, out=q)
+    q *= p
+    x -= q
+    return x
 
 
 def crt_decode(residues: np.ndarray) -> list[int]:
     """Chinese-remainder reconstruction of (N, K) residues to Python ints in [-M/2, M/2).
 
-    Garner's algorithm runs vectorised in int64 (all intermediates < 2**32); only the final
-    mixed-radix sum is done per element with Python ints.
+    Garner's mixed-radix digits are computed vectorised in float64 (every intermediate an integer below
+    2**53, so exact): digit i = (r_i - sum_j d_j * (R_j mod p_i)) * R_i^-1 mod p_i. The digits are then
+    summed against the 32-bit limbs of the place values (each limb sum < 2**52, exact), carried in int64,
+    and each number is read with int.from_bytes.
 
     >>> crt_decode(np.array([[5 % p for p in PRIMES], [(-7) % p for p in PRIMES]]))
     [5, -7]
@@ -96,29 +119,26 @@ def crt_decode(residues: np.ndarray) -> list[int]:
             n = sum(x * c for x, c in zip(row, _CRT_COEFFS)) % MODULUS
             out.append(n - MODULUS if n >= HALF_MODULUS else n)
         return out
-    inv = _garner_inverses()
-    digits = np.empty_like(r)  # mixed-radix digits, (N, K)
+    rmod, rinv, limbs = _garner_tables()
+    res = np.ascontiguousarray(r.T, dtype=np.float64)  # (K, N), each residue in [0, p)
+    digits = np.empty_like(res)
     for i, p in enumerate(PRIMES):
-        x = r[:, i].copy()
-        for j in range(i):
-            x = ((x - digits[:, j]) * inv[i, j]) % p
-        digits[:, i] = x
-    # Fold digits in groups of three into int64 chunks (each < 2**48), then combine in Python.
-    chunks, radices = [], []
-    for start in range(0, len(PRIMES), 3):
-        group = range(start, min(start + 3, len(PRIMES)))
-        value = np.zeros(len(r), dtype=np.int64)
-        radix = 1
-        for i in group:
-            value += digits[:, i] * radix
-            radix *= PRIMES[i]
-        chunks.append(value.tolist())
-        radices.append(radix)
+        s = rmod[i, :i] @ digits[:i] if i else np.zeros(res.shape[1])  # < 15 * 2**32: exact
+        _mod_float(s, float(p), 1.0 / p)
+        s -= res[i]
+        np.negative(s, out=s)
+        s += p  # (r_i - s) mod p, shifted into (0, 2p)
+        s *= rinv[i]  # < 2**33
+        digits[i] = _mod_float(s, float(p), 1.0 / p)
+    cols = (limbs @ digits).astype(np.int64)  # (L, N): limb sums < 16 * 2**48, exact
+    for b in range(_N_LIMBS - 1):  # carry into the next limb
+        cols[b + 1] += cols[b] >> 32
+        cols[b] &= 0xFFFFFFFF
+    data = cols.T.astype("<u4").tobytes()  # each n < M as 9 little-endian 32-bit limbs
+    size = 4 * _N_LIMBS
     out = []
-    for parts in zip(*chunks):
-        n = 0
-        for value, radix in zip(reversed(parts), reversed(radices)):
-            n = n * radix + value
+    for start in range(0, len(data), size):
+        n = int.from_bytes(data[start : start + size], "little")
         out.append(n - MODULUS if n >= HALF_MODULUS else n)
     return out
 

@@ -655,14 +655,41 @@ def _exact_rows(arr: np.ndarray) -> np.ndarray:
 def _exact_values(arr: np.ndarray) -> list:
     """Exact int / Fraction per row of validated exact rows; None where reconstruction fails."""
     ints = crt_decode(_residues_of(arr))
+    integral = arr[:, L.INTEGRAL] == 1.0
+    if integral.all():
+        return [n if -L.EXACT_LIMIT <= n <= L.EXACT_LIMIT else None for n in ints]
     out = []
-    for n, integral in zip(ints, arr[:, L.INTEGRAL] == 1.0):
-        if integral:
+    for n, is_int in zip(ints, integral):
+        if is_int:
             out.append(n if abs(n) <= L.EXACT_LIMIT else None)
         else:
             nd = rational_reconstruct(n, L.RATIONAL_LIMIT)
             out.append(None if nd is None or nd[1] == 1 else Fraction(*nd))
     return out
+
+
+def _decode_exact_rows(arr: np.ndarray, exact: np.ndarray) -> list:
+    """Exact values of rows (N, 128) whose validation (_exact_rows) is `exact`; ValueError for any row that
+    is not exact, or whose exact value disagrees with its linear channel."""
+    if not exact.all():
+        i = int(np.flatnonzero(~exact)[0])
+        if arr[i, L.EXACT] == 1.0:
+            raise ValueError(f"row {i}: the exact channels are inconsistent (corrupted, or not made by "
+                             "NumberEncoder); refusing to decode an exact value")
+        raise ValueError(
+            f"row {i} is not exact (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers exactly up to "
+            f"10**75 and fractions n/d up to 10**38 (no 16-bit prime dividing d) - use decode() for the "
+            f"float value"
+        )
+    values = _exact_values(arr)
+    lin = arr[:, L.LINEAR] * L.LINEAR_SCALE
+    as_float = np.array([np.nan if v is None else float(v) for v in values])
+    agree = np.abs(as_float - lin) <= 1e-12 * np.abs(lin) + 1e-300  # False for None (NaN)
+    if not agree.all():
+        i = int(np.flatnonzero(~agree)[0])
+        raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin[i]:.6g}); "
+                         "the vector is corrupted - refusing to decode an exact value")
+    return values
 
 
 def _reshape_list(values: list, shape: tuple):
@@ -764,27 +791,7 @@ class NumberEncoder:
         2
         """
         arr, shape = _check_embeddings(e)
-        flag_ok = arr[:, L.EXACT] == 1.0
-        exact = _exact_rows(arr)
-        if not exact.all():
-            i = int(np.flatnonzero(~exact)[0])
-            if flag_ok[i]:
-                raise ValueError(f"row {i}: the exact channels are inconsistent (corrupted, or not made by "
-                                 "NumberEncoder); refusing to decode an exact value")
-            raise ValueError(
-                f"row {i} is not exact (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers exactly up to "
-                f"10**75 and fractions n/d up to 10**38 (no 16-bit prime dividing d) - use decode() for the "
-                f"float value"
-            )
-        values = _exact_values(arr)
-        lin = arr[:, L.LINEAR] * L.LINEAR_SCALE
-        as_float = np.array([np.nan if v is None else float(v) for v in values])
-        agree = np.abs(as_float - lin) <= 1e-12 * np.abs(lin) + 1e-300  # False for None (NaN)
-        if not agree.all():
-            i = int(np.flatnonzero(~agree)[0])
-            raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin[i]:.6g}); "
-                             "the vector is corrupted - refusing to decode an exact value")
-        return _reshape_list(values, shape)
+        return _reshape_list(_decode_exact_rows(arr, _exact_rows(arr)), shape)
 
     def decode_int(self, e) -> int | list[int]:
         """The exact Python int (list of ints for a batch), by the Chinese remainder theorem.
@@ -796,7 +803,7 @@ class NumberEncoder:
         -999999999999999999999999999999999999999999999999999999999993
         """
         arr, shape = _check_embeddings(e)
-        exact = _exact_rows(arr)
+        exact = _exact_rows(arr)  # validated once, shared with _decode_exact_rows
         if exact.all():
             not_int = arr[:, L.INTEGRAL] != 1.0
             if not_int.any():
@@ -804,7 +811,7 @@ class NumberEncoder:
                 raise ValueError(f"row {i} is not an integer (value ~ {arr[i, L.LINEAR]:.6g}); use "
                                  "decode_exact() for the exact Fraction or decode() for the float value")
         try:
-            values = self.decode_exact(arr)
+            values = _decode_exact_rows(arr, exact)
         except ValueError as exc:
             if "is not exact" in str(exc):
                 i = int(np.flatnonzero(~exact)[0])

@@ -377,3 +377,29 @@ def test_scalar_row_cache_returns_fresh_arrays_and_keys_by_type():
     assert enc.encode([7, 7])[0].flags.writeable
     np.testing.assert_array_equal(enc.encode(2.0), enc.encode(2))  # same value, same row
     assert enc.is_exact(enc.encode(3e10)) and not enc.is_exact(enc.encode(np.float32(3e10)))
+
+
+def test_crt_decode_vectorised_path_over_the_full_range():
+    from fluxem._modular import HALF_MODULUS, MODULUS, PRIMES, crt_decode
+
+    rng = random.Random(3)
+    xs = [0, 1, -1, HALF_MODULUS - 1, -HALF_MODULUS, 10**75, -(10**75), MODULUS // 3]
+    xs += [rng.randrange(-HALF_MODULUS, HALF_MODULUS) for _ in range(200)]
+    xs += [rng.randrange(-(2**63), 2**63) for _ in range(50)]
+    residues = np.array([[x % p for p in PRIMES] for x in xs])
+    assert crt_decode(residues) == xs  # > 32 rows: the vectorised Garner path
+    assert crt_decode(residues[:5]) == xs[:5]  # the small path
+
+
+def test_strided_and_reused_batches_match_contiguous_ones():
+    rng = np.random.default_rng(4)
+    ints = rng.integers(-(2**63), 2**63 - 1, 3000, dtype=np.int64)
+    floats = rng.normal(size=3000) * 1e6
+    np.testing.assert_array_equal(enc.encode(ints[::3]), enc.encode(ints[::3].copy()))
+    np.testing.assert_array_equal(enc.encode(ints[::-1]), enc.encode(ints[::-1].copy()))
+    first = enc.encode(ints)
+    enc.encode(floats)  # other dtypes in between reuse the same per-thread temporaries
+    enc.encode(np.array([10**70, Fraction(1, 3), 2.5] * 50, dtype=object))
+    np.testing.assert_array_equal(enc.encode(ints), first)
+    out = np.full((3000, 128), np.nan, order="F")
+    np.testing.assert_array_equal(enc.encode(ints, out=out), first)
