@@ -40,6 +40,7 @@ from ._modular import MODULUS, PRIME_ARRAY, crt_decode, rational_reconstruct, ta
 
 _FLOAT_INT_LIMIT = 2.0**53
 _EXACT_LIMIT = L.EXACT_LIMIT
+_RATIONAL_LIMIT = L.RATIONAL_LIMIT
 _LN10 = math.log(10.0)
 _INT_FREQ = 2.0 * np.pi / np.array(L.INT_MODULI, dtype=np.float64)
 _LOG_FREQ = (2.0 * np.pi / np.array(L.LOG_PERIODS)).astype(np.float32)
@@ -496,7 +497,23 @@ def _dlog_tabs() -> list:
 
 
 def _scalar_bytes(value: float, k, ex) -> bytes:
-    """The 128 channels of one number as float64 bytes (see _normalize for value, k, ex).
+    """The 128 channels of one number as float64 bytes (see _normalize for value, k, ex)."""
+    if ex is None:
+        return _row_bytes(value, k, None)
+    if k is not None:
+        return _row_bytes(value, k, ex)
+    return _row_bytes(value, None, ex.numerator * _inverse_mod_m(ex.denominator) % MODULUS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _inverse_mod_m(den: int) -> int:
+    """d^-1 mod M (d coprime to every prime); cached: text denominators repeat (10**k)."""
+    return pow(den, -1, MODULUS)
+
+
+def _row_bytes(value: float, k, u) -> bytes:
+    """The row of one number: value its float, k its integer (None if not an integer) and u None if it is
+    not exact, else an int with its residues (the integer itself; n * d^-1 mod M for a fraction n/d).
 
     Bit-identical to the batch path's exact channels: r / p and dlog(r) / (p - 1) are single correctly
     rounded divisions of integers below 2**53 either way.
@@ -524,15 +541,10 @@ def _scalar_bytes(value: float, k, ex) -> bytes:
     else:
         is_int, phase = 0.0, _ZERO12
     linear = value / L.LINEAR_SCALE
-    if ex is None:
+    if u is None:
         return _ROW_INEXACT.pack(1.0, linear, ln, log_sign, zero, sign, zero, is_int, *feats, *phase)
-    if k is not None:
-        rs = [ex % p for p in _PRIMES_L]
-        integral = 1.0
-    else:
-        num = ex.numerator
-        rs = [num * inv % p for inv, p in zip(_inverses(ex.denominator), _PRIMES_L)]
-        integral = 0.0
+    rs = [u % p for p in _PRIMES_L]
+    integral = is_int  # an exact row is an integer or a fraction
     if 0 in rs:
         return _ROW_EXACT.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
                                *map(truediv, map(getitem, _DLOG_TABS or _dlog_tabs(), rs), _PM1_L),
@@ -551,21 +563,34 @@ _ROW_CACHE_SIZE = 4096  # rows of 1 KiB: at most 4 MiB
 @functools.lru_cache(maxsize=_ROW_CACHE_SIZE)
 def _cached_row(t: type, x) -> bytes:
     """The row of one plain number as float64 bytes. Keyed by (type, value): 2 and 2.0 are separate
-    entries, and so are types that encode differently (np.float32(3e10) and 3e10). Text repeats its
-    numbers (0-999, years, 10**k denominators), so a tokenizer mostly hits this cache; a miss costs
-    the full pure-Python row (see bench_core.py for both figures)."""
-    if t is int and -_EXACT_LIMIT <= x <= _EXACT_LIMIT:  # the common case, without _normalize's tuple
-        return _scalar_bytes(float(x), x, x)
+    entries, and so are types that encode differently (np.float32(3e10) and 3e10); a Fraction is passed
+    as its (numerator, denominator), which hashes much faster. Text repeats its numbers (0-999, years,
+    10**k denominators), so a tokenizer mostly hits this cache; a miss costs the full pure-Python row
+    (see bench_core.py for both figures). Call it through _row_of."""
+    if t is int:
+        if -_EXACT_LIMIT <= x <= _EXACT_LIMIT:  # the common case, without _normalize's tuple
+            return _row_bytes(float(x), x, x)
+    elif t is Fraction:
+        num, den = x
+        if den != 1 and -_RATIONAL_LIMIT <= num <= _RATIONAL_LIMIT and _denominator_ok(den):
+            return _row_bytes(num / den, None, num * _inverse_mod_m(den) % MODULUS)  # num / den is float(x)
+        x = Fraction(num, den)
     return _scalar_bytes(*_normalize(x))
+
+
+def _row_of(x) -> bytes:
+    """The cached row of one plain number (type(x) in _PLAIN)."""
+    t = type(x)
+    return _cached_row(t, x.as_integer_ratio() if t is Fraction else x)
 
 
 def _fast_encode(x):
     """The pure-Python path for one number or a short list/tuple of plain numbers; None if not eligible."""
     t = type(x)
     if t in _PLAIN:
-        if (t is Decimal and not x.is_finite()) or x != x:  # NaN (a signaling one cannot even be hashed)
-            _normalize(x)  # raises ValueError
-        return np.frombuffer(bytearray(_cached_row(t, x)))  # writable copy of the cached bytes
+        if (t is float and x != x) or (t is Decimal and not x.is_finite()):
+            _normalize(x)  # raises ValueError for NaN (a signaling NaN cannot even be hashed)
+        return np.frombuffer(bytearray(_row_of(x)))  # writable copy of the cached bytes
     if isinstance(x, (np.integer, np.floating)):
         return np.frombuffer(bytearray(_scalar_bytes(*_normalize(x))))
     if t is list or t is tuple:
@@ -579,7 +604,7 @@ def _plain_rows(values) -> list[bytes] | None:
     """The cached row bytes of each value where encode() of this list takes the pure-Python path (1 to
     _SMALL_LIST plain Python numbers), else None."""
     if 0 < len(values) <= _SMALL_LIST and _PLAIN.issuperset(map(type, values)):
-        return [_cached_row(type(v), v) for v in values]
+        return [_row_of(v) for v in values]
     return None
 
 
