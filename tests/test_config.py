@@ -148,6 +148,23 @@ def test_fingerprint_ignores_paths_device_and_epochs_only():
         assert fingerprint(load_config(SMALL, {key: value})) != fingerprint(base), key
 
 
+def test_fingerprint_of_a_key_added_later_counts_only_off_its_default():
+    """model.attn_side came after checkpoints existed: at its default the hash is the one computed without
+    the key (old checkpoints stay loadable); set to "left" it is a different model."""
+    import hashlib
+    import json
+    base = load_config(SMALL)
+    d = base.to_dict()
+    for section in ("device", "paths"):
+        d.pop(section)
+    d["training"].pop("epochs"), d["training"].pop("eval_batch_size"), d["model"].pop("attn_side")
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    assert fingerprint(base) == old
+    assert fingerprint(load_config(SMALL, {"model.attn_side": "left"})) != old
+    with pytest.raises(UserError, match="model.attn_side"):
+        load_config(SMALL, {"model.attn_side": "right"})
+
+
 @pytest.mark.parametrize("text, expected", [
     ("model: {hiden_dim: 64}", "unknown config key 'model.hiden_dim'"),
     ('training: {epochs: "20"}', "'training.epochs'"),

@@ -109,6 +109,21 @@ def test_readout_switch_builds_both_and_rejects_unknown(tmp_path):
         build_model("hybrid", small_config(tmp_path, readout="calculator"))
 
 
+@pytest.mark.parametrize("side", ["both", "left"])
+def test_attn_side_left_reads_nothing_to_the_right(tmp_path, side):
+    """model.attn_side "left": every position's encoding is a function of what precedes it, so changing
+    the last operand leaves every earlier position unchanged; "both" lets it reach back."""
+    torch.manual_seed(0)
+    model = build_model("hybrid", small_config(tmp_path, attn_side=side)).eval()
+    a, b = (model.collate([arithmetic_record("x", 0, [12, 7, x], ["-", "+"])]) for x in (3, 900))
+    with torch.no_grad():
+        ha, hb = model.encode(a), model.encode(b)  # (1, T, C)
+    last = int((a["ids"][0] == SLOT).nonzero()[-1])
+    earlier_same = torch.allclose(ha[0, :last], hb[0, :last])
+    assert earlier_same == (side == "left")
+    assert not torch.allclose(ha[0, last], hb[0, last])
+
+
 def test_regression_readout_trains(tmp_path):
     cfg = small_config(tmp_path, readout="regression")
     model = build_model("hybrid", cfg)

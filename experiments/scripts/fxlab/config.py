@@ -37,6 +37,7 @@ READOUTS = ("algebraic", "regression")
 SLOT_FEATURES = ("fluxem", "hidden")  # hybrid: what a span slot shows the network (see hybrid.py)
 XVAL_SCALINGS = ("linear", "log")  # xval: value normalization (see xval.py)
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
+ATTN_SIDES = ("both", "left")  # hybrid: which neighbours the local attention reads (see hybrid.py)
 ARITHMETIC_OPS = ("+", "-", "*")
 # mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
 # base module (fxlab/mathds_data.py reads them).
@@ -90,6 +91,7 @@ class ModelConfig:
     max_seq_len: int = 128  # token model: BOS + question + SEP + answer + EOS must fit
     readout: str = "algebraic"  # hybrid only: "algebraic" | "regression"
     attn_window: int = 8  # hybrid only: local attention window
+    attn_side: str = "both"  # hybrid only: "both" (+-W) | "left" (offsets -W..0: a token reads only what precedes it)
     slot_features: str = "fluxem"  # hybrid only: "fluxem" | "hidden" (ablation: slots carry the type, not the value)
     xval_scaling: str = "linear"  # xval only: "linear" (the paper: 5 * v / max|v|) | "log" (signed log, a variant)
     answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
@@ -357,6 +359,7 @@ def validate(cfg: Config, source: str = "<config>") -> None:
          f"must be one of {', '.join(SLOT_FEATURES)}, got {m.slot_features!r}")
     need(m.xval_scaling in XVAL_SCALINGS, "model.xval_scaling",
          f"must be one of {', '.join(XVAL_SCALINGS)}, got {m.xval_scaling!r}")
+    need(m.attn_side in ATTN_SIDES, "model.attn_side", f"must be one of {', '.join(ATTN_SIDES)}, got {m.attn_side!r}")
     need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
          f"got {m.answer_order!r}")
     for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
@@ -402,6 +405,9 @@ def _validate_mathds(d: DataConfig, need) -> None:
 # Keys that do not change what a given checkpoint is: where files live, the device, the inference batch
 # size, and training.epochs (so `train --epochs 2` then `eval.py` works; --resume checks epochs itself).
 FINGERPRINT_EXCLUDE = {"device", "paths", "training.epochs", "training.eval_batch_size"}
+# Keys added after checkpoints existed: left out of the hash while they hold their default, so a config
+# that does not use them keeps its fingerprint (and its trained checkpoints stay loadable).
+FINGERPRINT_OMIT_IF_DEFAULT = {"model.attn_side": "both"}
 
 
 def fingerprint(cfg: Config) -> str:
@@ -413,6 +419,10 @@ def fingerprint(cfg: Config) -> str:
             d[section].pop(name)
         else:
             d.pop(section)
+    for key, default in FINGERPRINT_OMIT_IF_DEFAULT.items():
+        section, _, name = key.partition(".")
+        if d[section].get(name) == default:
+            d[section].pop(name)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

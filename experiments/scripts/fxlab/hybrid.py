@@ -82,11 +82,13 @@ def tokenize(text: str):
 
 
 class LocalSelfAttention(nn.Module):
-    """Bidirectional attention within a window of +-W positions, with a learned relative bias."""
+    """Attention within a window of +-W positions (model.attn_side "both") or of the W positions before and
+    the position itself ("left"), with a learned relative bias."""
 
     def __init__(self, mc: ModelConfig):
         super().__init__()
         self.n_head, self.window = mc.num_heads, mc.attn_window
+        self.left_only = mc.attn_side == "left"
         self.qkv = nn.Linear(mc.hidden_dim, 3 * mc.hidden_dim)
         self.proj = nn.Linear(mc.hidden_dim, mc.hidden_dim)
         self.rel_bias = nn.Parameter(torch.zeros(mc.num_heads, 2 * mc.attn_window + 1))  # (H, 2W+1)
@@ -98,6 +100,8 @@ class LocalSelfAttention(nn.Module):
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
         offset = torch.arange(T, device=x.device)[None, :] - torch.arange(T, device=x.device)[:, None]  # (T, T)
         local = offset.abs() <= self.window
+        if self.left_only:
+            local = local & (offset <= 0)  # keys at or before the query only
         bias = self.rel_bias[:, offset.clamp(-self.window, self.window) + self.window]  # (H, T, T)
         mask = local[None, None] & ~pad[:, None, None, :]  # (B, 1, T, T)
         bias = bias[None].masked_fill(~mask, float("-inf"))  # (B, H, T, T)
