@@ -190,12 +190,28 @@ def test_eval_every_skips_validation_but_not_the_last_epoch(data_dir, tmp_path):
 
 def test_sigint_during_a_save_is_deferred():
     finished = []
-    with pytest.raises(KeyboardInterrupt):
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive run
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with loop._sigint_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                finished.append(True)
+        assert finished == [True]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_an_ignored_sigint_stays_ignored_during_a_save():
+    """A background job (`cmd &` in a script, nohup) inherits SIGINT ignored: a save must not turn it
+    into an exit."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         with loop._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
-            finished.append(True)
-    assert finished == [True]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_unknown_or_missing_model_module_is_a_user_error(monkeypatch):

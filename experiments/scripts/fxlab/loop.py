@@ -114,7 +114,10 @@ def _signals_deferred():
         yield
         return
     received: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in DEFERRED_SIGNALS}
+    # A signal the process was told to ignore (a job started in the background by a non-interactive
+    # shell, or under nohup, inherits SIGINT ignored) stays ignored: deferring it would turn it into an exit.
+    watched = [s for s in DEFERRED_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in watched}
     try:
         yield
     finally:
