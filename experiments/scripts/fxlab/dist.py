@@ -112,7 +112,7 @@ def shutdown() -> None:
     if _current.enabled and tdist.is_initialized():
         # Leave together: rank 0 still writes its last files when the others finish, and a rank that tears
         # down its gloo pairs while a peer is mid-teardown can die in C++ ("terminate called without an
-        # active exception", exit -6), seen in CI about once in a few runs.
+        # active exception", exit -6); seen once in this repository's CI.
         try:
             tdist.barrier()
         except (RuntimeError, ConnectionError):  # a peer already gone: nothing left to wait for
