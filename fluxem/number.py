@@ -384,14 +384,6 @@ def _check_finite(values: np.ndarray) -> None:
         raise ValueError(f"FluxEM cannot encode {bad}: only finite numbers have embeddings")
 
 
-def _scratch_buffer() -> np.ndarray:
-    """A per-thread (128, _COPY_CHUNK) staging buffer, allocated once and reused."""
-    buf = getattr(_scratch, "buf", None)
-    if buf is None:
-        buf = _scratch.buf = np.empty((L.EMBED_DIM, _COPY_CHUNK))
-    return buf
-
-
 def _encode_array(arr: np.ndarray, type_index: int = L.TYPE_NUMBER, out: np.ndarray | None = None) -> np.ndarray:
     """(N,) numbers -> (N, 128), filled chunk by chunk; into `out` (N, 128) when given.
 
@@ -417,7 +409,7 @@ def _encode_array(arr: np.ndarray, type_index: int = L.TYPE_NUMBER, out: np.ndar
         if target is not None:
             _write_rows(target[:, start : start + step], values, mods, exact, integral, int_mask, type_index)
         else:
-            scratch = _scratch_buffer()[:, : len(values)]
+            scratch = _temp("staging", (L.EMBED_DIM, _COPY_CHUNK))[:, : len(values)]
             _write_rows(scratch, values, mods, exact, integral, int_mask, type_index)
             rows = result[start : start + len(values)]
             for c in range(0, L.EMBED_DIM, 32):  # transpose in 32-channel tiles: fewer cache misses
