@@ -488,6 +488,41 @@ def _dlog_tabs() -> list:
     return _DLOG_TABS
 
 
+_EXACT_BLOCK = None
+
+
+def _exact_block_fn():
+    """The function u -> (r_i / p_i for 16 primes, then dlog(r_i) / (p_i - 1) for 16 primes), or None
+    when a prime divides u, with r_i = u mod p_i.
+
+    It is generated from L.PRIMES as straight-line code (one local per residue, the primes as constants),
+    the technique dataclasses and namedtuple use: the loop form (`[u % p for p in primes]`, then `map`
+    over the residues and the 16 tables) costs about 1.5 us more per number on the development VM (3.4
+    against 1.9 us for random 7-digit u), a quarter of a scalar encode. The source is kept in
+    `_EXACT_BLOCK_SOURCE`; tests/test_number.py checks the function against the loop form.
+    """
+    global _EXACT_BLOCK, _EXACT_BLOCK_SOURCE
+    if _EXACT_BLOCK is None:
+        n = len(L.PRIMES)
+        lines = ["def exact_block(u):"]
+        lines += [f"    r{i} = u % {p}" for i, p in enumerate(L.PRIMES)]
+        # the 16 table reads back to back, before anything else: they miss the CPU caches, and with no
+        # work between them they overlap (0.3 us less per number than reading each beside its division)
+        lines.append("    " + ", ".join(f"d{i}" for i in range(n)) + " = " + ", ".join(f"t{i}[r{i}]" for i in range(n)))
+        lines.append("    if not (" + " and ".join(f"r{i}" for i in range(n)) + "):")
+        lines.append("        return None")
+        lines.append("    return (" + ", ".join(f"r{i} / {p}" for i, p in enumerate(L.PRIMES)) + ",")
+        lines.append("            " + ", ".join(f"d{i} / {p - 1}" for i, p in enumerate(L.PRIMES)) + ")")
+        source = "\n".join(lines) + "\n"
+        namespace = {f"t{i}": tab for i, tab in enumerate(_dlog_tabs())}
+        exec(compile(source, "<fluxem.number exact_block>", "exec"), namespace)
+        _EXACT_BLOCK_SOURCE, _EXACT_BLOCK = source, namespace["exact_block"]
+    return _EXACT_BLOCK
+
+
+_EXACT_BLOCK_SOURCE = ""
+
+
 def _scalar_bytes(value: float, k, ex) -> bytes:
     """The 128 channels of one number as float64 bytes (see _normalize for value, k, ex)."""
     if ex is None:
@@ -535,15 +570,15 @@ def _row_bytes(value: float, k, u) -> bytes:
     linear = value / L.LINEAR_SCALE
     if u is None:
         return _ROW_INEXACT.pack(1.0, linear, ln, log_sign, zero, sign, zero, is_int, *feats, *phase)
-    rs = [u % p for p in _PRIMES_L]
     integral = is_int  # an exact row is an integer or a fraction
-    if 0 in rs:
-        return _ROW_EXACT.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
-                               *map(truediv, map(getitem, _DLOG_TABS or _dlog_tabs(), rs), _PM1_L),
-                               *[0.0 if r else 1.0 for r in rs], 1.0, sign, zero, is_int, *feats, *phase, integral)
-    return _ROW_EXACT_NZ.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
-                              *map(truediv, map(getitem, _DLOG_TABS or _dlog_tabs(), rs), _PM1_L),
-                              1.0, sign, zero, is_int, *feats, *phase, integral)
+    block = (_EXACT_BLOCK or _exact_block_fn())(u)
+    if block is not None:  # no prime divides u: DZERO is all 0
+        return _ROW_EXACT_NZ.pack(1.0, linear, ln, log_sign, zero, *block, 1.0, sign, zero, is_int, *feats, *phase,
+                                  integral)
+    rs = [u % p for p in _PRIMES_L]
+    return _ROW_EXACT.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
+                           *map(truediv, map(getitem, _dlog_tabs(), rs), _PM1_L),
+                           *[0.0 if r else 1.0 for r in rs], 1.0, sign, zero, is_int, *feats, *phase, integral)
 
 
 _PLAIN = frozenset((int, float, Fraction, Decimal))

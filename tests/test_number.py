@@ -358,6 +358,25 @@ def test_small_lists_and_batches_agree_on_all_exact_channels():
     assert enc.decode_int(small[:5]) == xs[:5]
 
 
+@settings(max_examples=300, deadline=None)
+@given(x=st.one_of(st.integers(-(10**75), 10**75), st.integers(-(2**20), 2**20).map(lambda n: n * 65521),
+                   st.fractions(max_denominator=10**6).filter(lambda f: all(f.denominator % p for p in L.PRIMES))))
+def test_scalar_path_exact_channels_match_the_batch_path(x):
+    """The generated straight-line residue/dlog code (number._exact_block_fn) against the batch path,
+    multiples of a prime (a DZERO channel set: the generic branch) included."""
+    from fluxem import number
+
+    number._cached_row.cache_clear()  # a cached row would hide the code under test
+    small, batch = enc.encode([x]), enc.encode(np.array([x], dtype=object))
+    cols = np.r_[0:5, L.LOG_SIGN, L.LOG_ZERO, L.RESIDUE.start : L.EXACT + 1, L.INTEGRAL, L.RESERVED.start : 128]
+    np.testing.assert_array_equal(small[:, cols], batch[:, cols])
+    u = x if isinstance(x, int) else x.numerator * pow(x.denominator, -1, number.MODULUS) % number.MODULUS
+    rs = [u % p for p in L.PRIMES]
+    block = number._exact_block_fn()(u)
+    assert block is None if 0 in rs else block == tuple(
+        [r / p for r, p in zip(rs, L.PRIMES)] + [number._dlog_tabs()[i][r] / (p - 1) for i, (r, p) in enumerate(zip(rs, L.PRIMES))])
+
+
 def test_span_vectors_encode_exact_literals():
     pytest.importorskip("torch")
     from fluxem.nn import span_vectors
