@@ -20,7 +20,9 @@ START=$SECONDS
 
 step() {
     echo "==> $*"
+    local t0=$SECONDS
     "$PY" "$@"
+    echo "==> $(basename "$1"): $((SECONDS - t0))s"
 }
 
 step "$HERE/generate_data.py" --config "$CONFIG" "$@"
