@@ -6,8 +6,8 @@
     FLUXEM_THREADS=2 python benchmarks/bench_train.py      # torch threads (default 1, see README "Threads")
 
 Per run it measures, on the config's train split:
-- tokenize, cold: `fxlab.hybrid.tokenize` per record (spans + FluxEM vectors), what every epoch paid
-  before the token cache;
+- tokenize, cold: `fxlab.hybrid.tokenize` per record (spans + FluxEM vectors) from an empty number-row
+  cache, what every epoch paid before the token cache;
 - tokenize, cached: loading `<data_dir>/tokenized/train.*.npz` plus one epoch's cache lookups, per record
   (always over the whole split, whatever `--records`);
 - per model in `fxlab.models.MODELS` (token_only, hybrid, xval when present), one training epoch
@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "experiments" / "scripts"))
 import torch  # noqa: E402
 
 import fluxem  # noqa: E402
+import fluxem.number  # noqa: E402
 from fxlab import UserError  # noqa: E402
 from fxlab.config import load_config  # noqa: E402
 from fxlab.data import load_split, read_jsonl, split_path  # noqa: E402
@@ -68,6 +69,7 @@ def bench_tokenize(jsonl: Path, n_cold: int) -> dict:
     """ms per record of the split: cold tokenize, and cached (file load + one epoch of lookups)."""
     texts = [r["text"] for r in read_jsonl(jsonl)]
     cold = texts[:n_cold]
+    fluxem.number._cached_row.cache_clear()  # cold: no number row left over from an earlier run or epoch
     wall, cpu = timed(lambda: [tokenize(t) for t in cold])
     TokenCache(tokenize, VOCABULARY).load_split("train", jsonl)  # make sure the file exists (untimed)
 

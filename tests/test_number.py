@@ -372,9 +372,9 @@ def test_scalar_path_exact_channels_match_the_batch_path(x):
     np.testing.assert_array_equal(small[:, cols], batch[:, cols])
     u = x if isinstance(x, int) else x.numerator * pow(x.denominator, -1, number.MODULUS) % number.MODULUS
     rs = [u % p for p in L.PRIMES]
-    block = number._exact_block_fn()(u)
-    assert block is None if 0 in rs else block == tuple(
-        [r / p for r, p in zip(rs, L.PRIMES)] + [number._dlog_tabs()[i][r] / (p - 1) for i, (r, p) in enumerate(zip(rs, L.PRIMES))])
+    loop_form = [r / p for r, p in zip(rs, L.PRIMES)]
+    loop_form += [tab[r] / (p - 1) for tab, r, p in zip(number._dlog_tabs(), rs, L.PRIMES)]
+    assert number._exact_block_fn()(u) == (None if 0 in rs else tuple(loop_form))
 
 
 def test_span_vectors_encode_exact_literals():
