@@ -1,10 +1,11 @@
 """CPU thread defaults for the experiment scripts: one thread unless the user asks for more.
 
-Why one: the models here are small (batches of 32-64 short sequences, hidden size 128), so a second
-torch thread buys little, and on a shared 2-core machine a second thread makes every op wait for a core
-that another process holds. Measured on this project's 2-core CI kind (README, "Threads"): one thread
-is about as fast on an idle machine and several times faster beside one competing CPU-bound process;
-issue 9 saw a 2-minute quick start take 14 minutes at torch's default of 2 threads.
+Why one, measured on this project's 2-core CI kind (README, "Threads"): on an idle machine two threads
+train about 1.7x faster, but beside one competing CPU-bound process they are about 2.5x slower than one,
+and on a busier shared VM 8x slower (issue 9 saw a 2-minute quick start take 14 minutes at torch's
+default of 2 threads); one thread's worst case is the mild one. The default is fixed, never picked from
+the machine's load, because the trained weights depend on the thread count bit for bit, and the same
+seed must give the same bytes.
 
 Override, highest first:
     FLUXEM_THREADS=N        the scripts' own setting (N >= 1)
