@@ -85,6 +85,7 @@ def test_run_dir_contents_and_checkpoint_format(straight_run):
     assert {"fingerprint", "config", "python_random", "fluxem_version", "pt_sha256", "data_sha256"} <= set(meta)
     info = json.loads((straight_run / "config.json").read_text())
     assert info["seed"] == 0 and "fluxem_version" in info and info["config"]["model"]["hidden_dim"] == 32
+    assert info["torch_threads"] == 1  # the one_thread fixture; the weights depend on it
     rows = rows_without_time(straight_run)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert {"train_loss", "val_loss", "val_exact_match", "lr", "step", "best_val_exact_match"} <= set(rows[0])

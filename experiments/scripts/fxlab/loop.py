@@ -546,7 +546,8 @@ def _write_run_config(ctx: dict) -> None:
             "fingerprint": fingerprint(cfg), "seed": cfg.seed, "fluxem_version": fluxem_version(),
             "torch_version": torch.__version__, "n_parameters": count_parameters(ctx["model"]),
             "data_sha256": ctx["data_sha"], "device": ctx["device"], "world_size": ctx["world_size"],
-            "batch_size_per_step": cfg.training.batch_size * ctx["world_size"]}
+            "batch_size_per_step": cfg.training.batch_size * ctx["world_size"],
+            "torch_threads": torch.get_num_threads()}  # the weights depend on it bit for bit (README, Threads)
     atomic_write_bytes(ctx["out"] / "config.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
 
 
