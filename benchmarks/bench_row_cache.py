@@ -37,8 +37,18 @@ def main(argv=None) -> Path:
     args = parser.parse_args(argv)
     if args.rounds < 3:
         parser.error("--rounds must be >= 3: a figure is a median with its range")
+    if not args.data.is_file():
+        parser.error(f"{args.data} is not a file; generate it first (e.g. generate_data.py --config "
+                     "experiments/configs/mathds_full.yaml)")
+    texts = []
     with args.data.open(encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line, _ in zip(f, range(args.texts))]
+        for lineno, line in zip(range(1, args.texts + 1), f):
+            try:
+                texts.append(json.loads(line)["text"])
+            except (ValueError, KeyError, TypeError):
+                raise SystemExit(f"{args.data}:{lineno}: not a JSON object with a 'text' field") from None
+    if not texts:
+        raise SystemExit(f"{args.data} holds no records")
     span_lists = [fluxem.detect_spans(t) for t in texts]
     raw, original = number._cached_row.__wrapped__, number._cached_row
     per_size: dict[int, list[float]] = {size: [] for size in args.sizes}

@@ -25,3 +25,15 @@ def test_bench_row_cache_sweeps_the_sizes_and_counts_hits(tmp_path):
     assert rows[2]["hit_rate"] == 0.0  # each text brings 2 new values: LRU over a cycle of 10
     assert all(len(r["runs"]) == 3 and r["min"] <= r["median"] <= r["max"] for r in rows.values())
     assert "| 16 |" in out.stdout
+
+
+@pytest.mark.parametrize("content, message", [("{\"text\": \"1 + 2\"}\n{bad\n", "texts.jsonl:2: not a JSON object"),
+                                              ("", "holds no records")])
+def test_bench_row_cache_refuses_bad_data_in_one_line(tmp_path, content, message):
+    pytest.importorskip("torch")
+    data = tmp_path / "texts.jsonl"
+    data.write_text(content)
+    out = subprocess.run([sys.executable, str(BENCH / "bench_row_cache.py"), str(data), "--results-dir", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr
+    assert not list(tmp_path.glob("bench_row_cache-*.json"))
