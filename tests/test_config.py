@@ -148,6 +148,19 @@ def test_fingerprint_ignores_paths_device_and_epochs_only():
         assert fingerprint(load_config(SMALL, {key: value})) != fingerprint(base), key
 
 
+def test_a_models_fingerprint_leaves_out_the_keys_only_other_models_read():
+    base = load_config(SMALL)
+    models = ("token_only", "xval", "hybrid")
+    prints = {m: fingerprint(base, m) for m in models}
+    for key, value, changes in [("model.attn_side", "left", {"hybrid"}), ("model.readout", "regression", {"hybrid"}),
+                                ("model.xval_scaling", "log", {"xval"}), ("model.answer_order", "reversed",
+                                                                          {"token_only"}),
+                                ("model.hidden_dim", 64, set(models)), ("data.train_size", 10, set(models))]:
+        other = load_config(SMALL, {key: value})
+        assert {m for m in models if fingerprint(other, m) != prints[m]} == changes, key
+        assert fingerprint(other) != fingerprint(base), key  # the whole-config hash counts every key
+
+
 def test_fingerprint_of_a_key_added_later_counts_only_off_its_default():
     """model.attn_side came after checkpoints existed: at its default the hash is the one computed without
     the key (old checkpoints stay loadable); set to "left" it is a different model."""

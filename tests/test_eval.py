@@ -174,6 +174,20 @@ def test_eval_rejects_a_checkpoint_of_another_config(pipeline, capsys):
     assert exc.value.code == 2 and "different config" in capsys.readouterr().err
 
 
+def test_eval_accepts_a_checkpoint_when_only_another_models_key_changed(pipeline, capsys):
+    """model.attn_side is the hybrid's alone: the token-only checkpoint stays valid (per-model fingerprint),
+    and its predictions are the same as under the config it was trained with."""
+    root, base, _ = pipeline
+    assert eval_script.main(base + ["--models", "token_only"]) == 0
+    before = json.loads((root / "results" / "metrics.json").read_text())
+    assert eval_script.main(base + ["--models", "token_only", "--set", "model.attn_side=left",
+                                    "--set", "model.xval_scaling=log"]) == 0
+    assert json.loads((root / "results" / "metrics.json").read_text()) == before
+    with pytest.raises(SystemExit) as exc:  # a key the token model reads still counts
+        eval_script.main(base + ["--models", "token_only", "--set", "model.answer_order=reversed"])
+    assert exc.value.code == 2 and "different config" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- reliability (issue 9)
 
 

@@ -451,3 +451,21 @@ def test_output_files_respect_the_umask(tmp_path, umask):
     finally:
         os.umask(before)
     assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_checkpoint_with_the_whole_config_fingerprint_still_loads(straight_run, data_dir, tmp_path):
+    """Checkpoints written before per-model fingerprints hold the hash of the whole config."""
+    from fxlab.config import fingerprint
+
+    cfg = tiny(data_dir, straight_run.parent)
+    run = tmp_path / "token_only"
+    shutil.copytree(straight_run, run, ignore=shutil.ignore_patterns(".lock"))
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["fingerprint"] == fingerprint(cfg, "token_only") != fingerprint(cfg)
+    for stored, loads in [(fingerprint(cfg), True), ("0123456789abcdef", False)]:
+        (run / "best.json").write_text(json.dumps({**meta, "fingerprint": stored}))
+        if loads:
+            assert loop.load_checkpoint(run / "best", cfg, "train first")[1]["fingerprint"] == stored
+        else:
+            with pytest.raises(UserError, match="different config"):
+                loop.load_checkpoint(run / "best", cfg, "train first")

@@ -410,9 +410,22 @@ FINGERPRINT_EXCLUDE = {"device", "paths", "training.epochs", "training.eval_batc
 FINGERPRINT_OMIT_IF_DEFAULT = {"model.attn_side": "both"}
 
 
-def fingerprint(cfg: Config) -> str:
-    """A short hash of everything that determines a trained model; checkpoints store it."""
+# Keys that one model alone reads (ModelConfig's comments): a model's fingerprint leaves out the other
+# models' keys, so that, e.g., switching the hybrid's attn_side does not invalidate the token-only and
+# xVal checkpoints trained under the same config.
+MODEL_ONLY_KEYS = {"model.readout": "hybrid", "model.attn_window": "hybrid", "model.attn_side": "hybrid",
+                   "model.slot_features": "hybrid", "model.xval_scaling": "xval", "model.answer_order": "token_only"}
+
+
+def fingerprint(cfg: Config, model: str | None = None) -> str:
+    """A short hash of everything that determines a trained `model`; checkpoints store it. With model None,
+    the hash of the whole config, what checkpoints stored before per-model fingerprints (still accepted
+    on load: see fxlab.loop)."""
     d = cfg.to_dict()
+    if model is not None:
+        for key, owner in MODEL_ONLY_KEYS.items():
+            if owner != model:
+                d["model"].pop(key.partition(".")[2])
     for key in FINGERPRINT_EXCLUDE:
         section, _, name = key.partition(".")
         if name:

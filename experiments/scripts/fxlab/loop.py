@@ -255,9 +255,10 @@ def load_checkpoint(stem: Path, cfg: Config, hint: str, model: str | None = None
     if model is not None and meta["model"] != model:
         raise UserError(f"{meta_path} is a checkpoint of model '{meta['model']}', not '{model}'; put the "
                         f"{model} checkpoint there (train_{model}.py), or retrain")
-    if meta["fingerprint"] != fingerprint(cfg):
+    expected = fingerprint(cfg, meta["model"])
+    if meta["fingerprint"] not in (expected, fingerprint(cfg)):  # the whole-config hash: older checkpoints
         raise UserError(f"checkpoint {meta_path} was written with a different config (fingerprint "
-                        f"{meta['fingerprint']} != {fingerprint(cfg)} of {cfg.source}); use the config "
+                        f"{meta['fingerprint']} != {expected} of {cfg.source}); use the config "
                         "it was trained with, another paths.results_dir, or retrain without --resume")
     sha = meta["pt_sha256"]
     candidates = [pt_path] + ([_pending_pt(stem, sha)] if isinstance(sha, str) else [])
@@ -294,7 +295,7 @@ def load_weights(module: nn.Module, state_dict: dict, pt_path: Path) -> None:
 
 def _meta(kind: str, model_name: str, cfg: Config, state: TrainState, data_sha: dict) -> dict:
     return {
-        "format": CHECKPOINT_FORMAT, "kind": kind, "model": model_name, "fingerprint": fingerprint(cfg),
+        "format": CHECKPOINT_FORMAT, "kind": kind, "model": model_name, "fingerprint": fingerprint(cfg, model_name),
         "config": cfg.to_dict(), "seed": cfg.seed, "state": dataclasses.asdict(state),
         "python_random": _json_random_state(), "data_sha256": data_sha,
         "fluxem_version": fluxem_version(), "torch_version": torch.__version__,
@@ -543,7 +544,7 @@ def _check_role_labels(records: list[dict], path: Path, cfg: Config) -> None:
 def _write_run_config(ctx: dict) -> None:
     cfg = ctx["cfg"]
     info = {"model": ctx["name"], "config": cfg.to_dict(), "config_file": cfg.source,
-            "fingerprint": fingerprint(cfg), "seed": cfg.seed, "fluxem_version": fluxem_version(),
+            "fingerprint": fingerprint(cfg, ctx["name"]), "seed": cfg.seed, "fluxem_version": fluxem_version(),
             "torch_version": torch.__version__, "n_parameters": count_parameters(ctx["model"]),
             "data_sha256": ctx["data_sha"], "device": ctx["device"], "world_size": ctx["world_size"],
             "batch_size_per_step": cfg.training.batch_size * ctx["world_size"],
