@@ -152,10 +152,10 @@ def test_a_models_fingerprint_leaves_out_the_keys_only_other_models_read():
     base = load_config(SMALL)
     models = ("token_only", "xval", "hybrid")
     prints = {m: fingerprint(base, m) for m in models}
-    for key, value, changes in [("model.attn_side", "left", {"hybrid"}), ("model.readout", "regression", {"hybrid"}),
-                                ("model.xval_scaling", "log", {"xval"}), ("model.answer_order", "reversed",
-                                                                          {"token_only"}),
-                                ("model.hidden_dim", 64, set(models)), ("data.train_size", 10, set(models))]:
+    cases = [("model.attn_side", "left", {"hybrid"}), ("model.readout", "regression", {"hybrid"}),
+             ("model.xval_scaling", "log", {"xval"}), ("model.answer_order", "reversed", {"token_only"}),
+             ("model.hidden_dim", 64, set(models)), ("data.train_size", 10, set(models))]
+    for key, value, changes in cases:
         other = load_config(SMALL, {key: value})
         assert {m for m in models if fingerprint(other, m) != prints[m]} == changes, key
         assert fingerprint(other) != fingerprint(base), key  # the whole-config hash counts every key
