@@ -475,20 +475,19 @@ assert _ROW_EXACT.size == _ROW_EXACT_NZ.size == _ROW_INEXACT.size == 8 * L.EMBED
 assert (L.TYPE_NUMBER, L.LINEAR, L.LOG_MAG, L.RESIDUE.start, L.EXACT, L.FEATURES.start, L.INTEGRAL) == (
     0, 4, 5, 8, 56, 66, 102) and (L.FEATURE_LOGMAG, L.FEATURE_INT_PHASE.start, L.FEATURE_DIMS.start) == (3, 16, 28)
 
-_DLOG_TABS: list | None = None
 
-
+@functools.lru_cache(maxsize=None)
 def _dlog_tabs() -> list:
     """Per prime, dlog(r) for r in [0, p) as a uint16 array (2 MB in all; a float table of dlog / (p - 1)
     would save the division but, at 8 MB, misses the cache far more often)."""
-    global _DLOG_TABS
-    if _DLOG_TABS is None:
-        flat, bases = _dlog_table16(), tables()[2].tolist()
-        _DLOG_TABS = [array("H", flat[b : b + p].tobytes()) for b, p in zip(bases, L.PRIMES)]
-    return _DLOG_TABS
+    flat, bases = _dlog_table16(), tables()[2].tolist()
+    return [array("H", flat[b : b + p].tobytes()) for b, p in zip(bases, L.PRIMES)]
 
 
+# The generated function, built at first use; a module global rather than an lru_cache so that the hot
+# path pays one global read for it.
 _EXACT_BLOCK = None
+_EXACT_BLOCK_SOURCE = ""
 
 
 def _exact_block_fn():
@@ -496,10 +495,10 @@ def _exact_block_fn():
     when a prime divides u, with r_i = u mod p_i.
 
     It is generated from L.PRIMES as straight-line code (one local per residue, the primes as constants),
-    the technique dataclasses and namedtuple use: the loop form (`[u % p for p in primes]`, then `map`
-    over the residues and the 16 tables) costs about 1.5 us more per number on the development VM (3.4
-    against 1.9 us for random 7-digit u), a quarter of a scalar encode. The source is kept in
-    `_EXACT_BLOCK_SOURCE`; tests/test_number.py checks the function against the loop form.
+    the technique dataclasses and namedtuple use: timed alone on random 7-digit u, the loop form
+    (`[u % p for p in primes]`, then `map` over the residues and the 16 tables) took 3.4 us against 1.9 us
+    on the development VM; a whole scalar row is 0.6-1 us faster for it (README, "Speed"). The source is
+    kept in `_EXACT_BLOCK_SOURCE`; tests/test_number.py checks the function against the loop form.
     """
     global _EXACT_BLOCK, _EXACT_BLOCK_SOURCE
     if _EXACT_BLOCK is None:
@@ -518,9 +517,6 @@ def _exact_block_fn():
         exec(compile(source, "<fluxem.number exact_block>", "exec"), namespace)
         _EXACT_BLOCK_SOURCE, _EXACT_BLOCK = source, namespace["exact_block"]
     return _EXACT_BLOCK
-
-
-_EXACT_BLOCK_SOURCE = ""
 
 
 def _scalar_bytes(value: float, k, ex) -> bytes:
