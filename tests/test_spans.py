@@ -566,9 +566,13 @@ def _reference_literals(question: str) -> list:
 
 
 def mathds_rates(root: Path = MATHDS) -> dict[str, tuple[int, int, list[str]]]:
-    """Per file of interpolate/ and extrapolate/: (questions read exactly, questions, first misses)."""
+    """Per arithmetic file of interpolate/ and extrapolate/: (questions read exactly, questions, first misses).
+
+    Only the arithmetic family writes every number as a bare literal; the other families (comparison,
+    measurement, numbers) also hold number words, clock times and choice labels, checked elsewhere."""
     rates = {}
-    for path in sorted((root / "interpolate").glob("*.txt")) + sorted((root / "extrapolate").glob("*.txt")):
+    files = sorted((root / "interpolate").glob("arithmetic__*.txt")) + sorted((root / "extrapolate").glob("arithmetic__*.txt"))
+    for path in files:
         questions = path.read_text(encoding="utf-8").splitlines()[0::2]
         good, misses = 0, []
         for question in questions:
