@@ -122,7 +122,9 @@ def test_sample_is_small_and_in_the_official_layout():
         assert n >= need, name  # the small config reads only what the sample holds
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/mathds is not next to the repository")
+@pytest.mark.skipif(not SHARED.is_dir(),
+                    reason="../shared/mathds (DeepMind mathematics_dataset files laid beside the "
+                           "repository) is absent; see README (mathds data)")
 def test_sample_is_the_head_of_the_shared_files():
     for path in SAMPLE.rglob("*.txt"):
         mine = path.read_bytes()

@@ -586,7 +586,9 @@ def mathds_rates(root: Path = MATHDS) -> dict[str, tuple[int, int, list[str]]]:
     return rates
 
 
-@pytest.mark.skipif(not (MATHDS / "interpolate").is_dir(), reason="../shared/mathds is not beside the repository")
+@pytest.mark.skipif(not (MATHDS / "interpolate").is_dir(),
+                    reason="../shared/mathds (DeepMind mathematics_dataset files laid beside the "
+                           "repository) is absent; see README (mathds data)")
 def test_mathds_questions_give_every_signed_literal_in_order():
     """Issue 7 §2: >= 98% of the questions of every interpolate and extrapolate module give every literal,
     with its sign and exact value, in order, and nothing else. nearest_integer_root is reported apart."""
