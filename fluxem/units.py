@@ -45,7 +45,10 @@ Grammar of compound units: atoms joined by `*`, `·` or `/`, each optionally rai
 with `^n`, `**n` or superscripts (`m²`, `s⁻¹`), with at most one level of parentheses (`kg/(m*s^2)`)
 and `1/s` for a pure reciprocal. Whitespace around operators is ignored. Operators apply left to right,
 as in pint: `J/kg*K` is J*K/kg, so write `J/(kg*K)`. Offset units (degC, degF) cannot appear in a
-compound; use `K`, `delta_degC` or `delta_degF`.
+compound; use `K`, `delta_degC` or `delta_degF`. An exponent is read whole (leading zeros included:
+`m^007` is m^7), and its minus sign may be `-`, `−` (U+2212) or an en dash `–` (U+2013). Every
+exponent, and every exponent of the resulting dimension vector, lies in +-MAX_EXPONENT (12): `m^13`
+and `(m^12)^2` raise, so every unit's dimensions fit the range that `QuantityEncoder` checks.
 
 Area and volume names: "square X", "sq X", "sq. X" mean X^2 for X in m, km, cm, mm, ft, in, yd, mi, and
 "cubic X", "cu X" mean X^3 for X in m, km, cm, mm, ft, in, yd; X is the symbol or any full name of that
@@ -70,7 +73,11 @@ dimension is an area (volume / length).
 Exact values: `convert_exact` and `to_si_exact` compute with the exact factors and offsets and return a
 `Fraction` for int / Fraction / Decimal / float inputs; `format_value` rounds the true value of any of
 these to six significant digits, ties to even, so an exact conversion prints its correctly rounded
-answer (32 degF -> "0" degC; 0.391325 in -> "9.93966" mm, a tie).
+answer (32 degF -> "0" degC; 0.391325 in -> "9.93966" mm, a tie). A Decimal's exponent costs nothing
+to write but 10**exponent to make exact, so a non-zero Decimal of magnitude beyond 10**+-4300
+(`Decimal("1e999999999")`) raises ValueError up front; `format_value` estimates the magnitude of an
+exact value from bit lengths before it prints any digit, so every call takes time bounded by the size
+of its input.
 """
 
 from __future__ import annotations
@@ -89,6 +96,7 @@ from .layout import DIM_NAMES
 
 __all__ = [
     "KINDS",
+    "MAX_EXPONENT",
     "Unit",
     "as_fraction",
     "canonical_si_unit",
@@ -489,7 +497,7 @@ _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 _MUL = frozenset("*·⋅")
 _BREAK = frozenset("*/^()·⋅") | frozenset(_SUPERSCRIPTS)  # characters that end an atom
 _MAX_TEXT = 200
-_MAX_EXPONENT = 12
+MAX_EXPONENT = 12  # bound on every exponent written in a unit and on every exponent of its dimensions
 _MAX_SUGGEST = 40  # longer unknown atoms get no "did you mean" (difflib cost)
 
 
@@ -499,7 +507,7 @@ def _read_exponent(text: str, i: int) -> tuple[int, int]:
     while i < n and text[i].isspace():
         i += 1
     sign = 1
-    if i < n and text[i] in "+-\u2212":
+    if i < n and text[i] in _EXPONENT_SIGNS:
         sign = -1 if text[i] != "+" else 1
         i += 1
     j = i
@@ -509,12 +517,19 @@ def _read_exponent(text: str, i: int) -> tuple[int, int]:
         raise ValueError(f"malformed unit {text!r}: expected an integer exponent after '^'")
     if j < n and text[j] == ".":
         raise ValueError(f"malformed unit {text!r}: exponents must be integers")
-    return _check_exponent(sign * int(text[i:j][:6]), text), j
+    return _check_exponent(sign, text[i:j], text), j
 
 
-def _check_exponent(value: int, text: str) -> int:
-    if abs(value) > _MAX_EXPONENT:
-        raise ValueError(f"malformed unit {text!r}: exponent {value} is beyond +-{_MAX_EXPONENT}")
+_EXPONENT_SIGNS = "+-\u2212\u2013"  # "+", "-", the minus sign and the en dash (a minus in typeset text)
+
+
+def _check_exponent(sign: int, digits: str, text: str) -> int:
+    """sign * int(digits), all of the digits (text is at most _MAX_TEXT long, so int() is cheap); ValueError
+    beyond +-MAX_EXPONENT."""
+    value = sign * int(digits)
+    if abs(value) > MAX_EXPONENT:
+        shown = f"{value}" if len(digits) <= 20 else f"{'-' if sign < 0 else ''}{digits[:20]}... ({len(digits)} digits)"
+        raise ValueError(f"malformed unit {text!r}: exponent {shown} is beyond +-{MAX_EXPONENT}")
     return value
 
 
@@ -534,7 +549,7 @@ def _tokenize(text: str) -> list[tuple[str, object]]:
             digits = "".join(_SUPERSCRIPTS[c] for c in text[i:j])
             if not digits.lstrip("+-").isdigit() or "-" in digits[1:] or "+" in digits[1:]:
                 raise ValueError(f"malformed unit {text!r}: bad superscript exponent")
-            tokens.append(("pow", _check_exponent(int(digits[:6]), text)))
+            tokens.append(("pow", _check_exponent(-1 if digits[0] == "-" else 1, digits.lstrip("+-"), text)))
             i = j
         elif ch in _MUL or ch in "/()":
             tokens.append(("*" if ch in _MUL else ch, None))
@@ -550,6 +565,17 @@ def _tokenize(text: str) -> list[tuple[str, object]]:
     return tokens
 
 
+class _UnknownUnit(ValueError):
+    """An unknown atom (args: the atom, the whole unit text). Its "did you mean" list, difflib over every
+    spelling, is built only where `parse_unit` reports the error (`_suggest`), so a caller that only
+    asks whether a text is a unit (the span scanner, `_try_parse`) never pays for it."""
+
+    def __str__(self) -> str:
+        atom, context = self.args
+        return f"unknown unit {atom!r}" + (f" in {context!r}" if context and context != atom else "")
+
+
+@functools.lru_cache(maxsize=1024)
 def _suggest(atom: str, context: str = "") -> str:
     """A one-line 'unknown unit' message (naming the whole text if different) with close matches."""
     message = f"unknown unit {atom!r}" + (f" in {context!r}" if context and context != atom else "")
@@ -636,7 +662,7 @@ class _Parser:
         elif text in _registry():
             atom = _registry()[text]
         else:
-            raise ValueError(_suggest(text, self.text))
+            raise _UnknownUnit(text, self.text)
         self.pos += 1
         self.atoms.append(atom)
         return _Term(atom.factor, atom.dims, atom.symbol, False)
@@ -672,6 +698,8 @@ def _parse(text: str) -> Unit:
 
 
 def _make_unit(symbol: str, factor: Fraction, offset: Fraction, dims: tuple[int, ...]) -> Unit:
+    if any(abs(e) > MAX_EXPONENT for e in dims):
+        raise ValueError(f"malformed unit {symbol!r}: a dimension exponent of {dims} is beyond +-{MAX_EXPONENT}")
     try:
         value = float(factor)
     except OverflowError:
@@ -682,12 +710,21 @@ def _make_unit(symbol: str, factor: Fraction, offset: Fraction, dims: tuple[int,
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_cached(text: str) -> Unit | str:
-    """Parse, caching failures as their message so hot loops pay for difflib once per spelling."""
+def _parse_cached(text: str) -> Unit | str | tuple[str, str]:
+    """Parse, caching a failure as its message, or as (atom, text) for an unknown atom, whose message
+    `parse_unit` builds (with difflib's close matches, cached in `_suggest`) only when it raises."""
     try:
         return _parse(text)
+    except _UnknownUnit as exc:
+        return exc.args
     except ValueError as exc:
         return str(exc)
+
+
+def _try_parse(text: str) -> Unit | None:
+    """The unit a str spells, or None; never builds an error message (for scanners probing candidates)."""
+    result = _parse_cached(text)
+    return result if isinstance(result, Unit) else None
 
 
 def parse_unit(text: str) -> Unit:
@@ -700,6 +737,8 @@ def parse_unit(text: str) -> Unit:
     if not isinstance(text, str):
         raise TypeError(f"parse_unit expects a str, got {type(text).__name__}")
     result = _parse_cached(str(text))
+    if isinstance(result, tuple):
+        raise ValueError(_suggest(*result))
     if isinstance(result, str):
         raise ValueError(result)
     return result
@@ -852,6 +891,11 @@ def as_fraction(x) -> Fraction:
     if isinstance(x, Decimal):
         if not x.is_finite():
             raise ValueError(f"expected a finite number, got {x}")
+        if not x:
+            return Fraction(0)  # "0E+999999999" is zero, whatever its exponent
+        if abs(x.adjusted()) > _MAX_DECIMAL_MAGNITUDE:
+            raise ValueError(f"Decimal out of range: {x!r:.60} is beyond 10**+-{_MAX_DECIMAL_MAGNITUDE}, where "
+                             "exact values stop (its exact value would take 10**|exponent| digits)")
         return Fraction(x)
     value = float(x)  # float, numpy floats: exact
     if not math.isfinite(value):
@@ -859,6 +903,9 @@ def as_fraction(x) -> Fraction:
     return Fraction(value)
 
 
+# Beyond 10**+-4300 an exact value has more digits than CPython converts between int and str by default;
+# bounding the magnitude bounds 10**|exponent| by the Decimal's own length plus 4300 digits.
+_MAX_DECIMAL_MAGNITUDE = 4300
 _EXACT_FLOAT_INT = 2**53  # ints below this are exact floats, so the fast float path rounds them exactly
 
 
@@ -895,9 +942,18 @@ def _format_exact(q: Fraction) -> str:
         return "0"
     sign = "-" if q < 0 else ""
     a = abs(q)
-    e = len(str(a.numerator)) - len(str(a.denominator))  # floor(log10(a)) is e or e - 1
-    if a < Fraction(10) ** e:
+    # a lies in [2**(k-1), 2**(k+1)) for k the difference of bit lengths: decide the float range from k
+    # before any big power or digit string is made (str() of a 5000-digit int raises, 10**k is slow).
+    k = a.numerator.bit_length() - a.denominator.bit_length()
+    if k > 1025:
+        raise ValueError(f"number too large for a float: {sign}2**{k - 1} or more")
+    if k < -1076:
+        raise ValueError(f"number too small for a float (it underflows to 0): {sign}2**{k + 1} or less")
+    e = math.floor(k * math.log10(2))  # floor(log10(a)) is within 1 of this
+    while a < Fraction(10) ** e:
         e -= 1
+    while a >= Fraction(10) ** (e + 1):
+        e += 1
     digits = round(a / Fraction(10) ** (e - 5))  # in [10^5, 10^6]; Fraction rounds half to even
     if digits == 10**6:
         digits, e = 10**5, e + 1

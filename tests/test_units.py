@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from decimal import Decimal
 from fractions import Fraction
 
@@ -207,8 +208,12 @@ def test_random_compounds_match_pint(ureg, parts):
     text = parts[0][0] + "^" + str(parts[0][2])
     for atom, op, power in parts[1:]:
         text += f"{op}{atom}^{power}"
-    unit = parse_unit(text)
     factor, dims = _pint_factor_and_dims(ureg, text)
+    if max(abs(e) for e in dims) > 12:  # beyond the exponent range (e.g. "L^3*L^3*m^3"): refused
+        with pytest.raises(ValueError, match="dimension exponent"):
+            parse_unit(text)
+        return
+    unit = parse_unit(text)
     assert unit.factor == pytest.approx(factor, rel=1e-9)
     assert unit.dimensions == dims
 
@@ -623,3 +628,81 @@ def test_parse_value():
             parse_value(bad)
     with pytest.raises(TypeError):
         parse_value(3.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Exponents are read whole, and every dimension exponent stays in the parser's range
+
+M = (1, 0, 0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "text, power",
+    [("m^0000001", 1), ("m^-0000002", -2), ("m⁰⁰⁰⁰⁰⁰²", 2), ("m⁻⁰⁰⁰⁰⁰⁰³", -3), ("m**00000012", 12), ("m^+007", 7),
+     ("m^–2", -2), ("m^−2", -2)],
+)  # fmt: skip
+def test_exponents_are_read_whole(text, power):
+    """Leading zeros are part of the exponent (never cut to its first characters); an en dash or U+2212
+    is a minus sign like "-"."""
+    assert parse_unit(text).dimensions == tuple(power * e for e in M)
+
+
+@pytest.mark.parametrize(
+    "text", ["m^0000013", "m^1000001", "m⁰⁰⁰⁰⁰¹³", "m^-" + "0" * 150 + "13", "m^" + "1" * 150, "m**9999999"]
+)
+def test_exponents_beyond_the_range_are_refused_not_truncated(text):
+    with pytest.raises(ValueError, match=r"^malformed unit .*exponent") as info:
+        parse_unit(text)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["m^12*m^12", "(m^12)^2", "(m^6)^3", "m^12*m", "1/(s^12*s)", "m^7*m^6"])
+def test_dimension_exponents_beyond_the_range_are_refused(text):
+    """Compounds cannot build a dimension exponent past +-12 either, so every unit's DIMS fit the range
+    that QuantityEncoder checks."""
+    with pytest.raises(ValueError, match=r"dimension exponent .* beyond"):
+        parse_unit(text)
+
+
+def test_dimension_exponents_at_the_limit_parse():
+    assert parse_unit("m^6*m^6").dimensions == tuple(12 * e for e in M)
+    assert parse_unit("1/(s^6*s^6)").dimensions == (0, 0, -12, 0, 0, 0, 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bounded time on huge Decimal exponents and huge exact values
+
+
+@pytest.mark.parametrize("x", [Decimal("1e999999999"), Decimal("-1e-999999999"), Decimal("9.99e+999999"),
+                               Decimal("1e4301"), Decimal("1e-4302")])  # fmt: skip
+def test_huge_decimal_exponents_are_refused_up_front(x):
+    from fluxem.units import convert_exact, to_si_exact
+
+    start = time.perf_counter()
+    for call in (format_value, lambda v: convert_exact(v, "km", "m"), lambda v: to_si_exact(v, "degC")):
+        with pytest.raises(ValueError, match="out of range") as info:
+            call(x)
+        assert "\n" not in str(info.value)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_decimal_exponents_inside_the_range_are_exact():
+    from fluxem.units import convert_exact
+
+    assert convert_exact(Decimal("0E+999999999"), "km", "m") == 0
+    assert format_value(Decimal("0E-999999999")) == "0"
+    assert convert_exact(Decimal("1e4300"), "km", "m") == 10**4303
+    assert convert_exact(Decimal("1e-4300"), "m", "km") == Fraction(1, 10**4303)
+    # many digits with a matching exponent: the cost follows the input's length
+    assert format_value(Decimal("1." + "0" * 6000 + "1")) == "1"
+
+
+def test_format_value_of_huge_exact_values_is_fast_and_exact():
+    start = time.perf_counter()
+    for x in (10**100_000, -Fraction(1, 10**100_000), Fraction(10**50_000, 3)):
+        with pytest.raises(ValueError, match="float range|too small|too large"):
+            format_value(x)
+    # a value in range whose numerator and denominator have more digits than int/str conversion allows
+    assert format_value(Fraction(10**5000 + 1, 3 * 10**5000)) == "0.333333"
+    assert format_value(Fraction(7 * 10**6000, 10**6000 + 1)) == "7"
+    assert time.perf_counter() - start < 1.0
