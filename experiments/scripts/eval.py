@@ -15,7 +15,13 @@ the model's `predict` on the raw test texts and writes into <results_dir>:
                                         magnitude and n_ops (arithmetic), by magnitude, unit kind and
                                         question kind (units), by module and n_ops (mathds); see save_plots
 An empty test split, a checkpoint of another model or config, or a damaged checkpoint exits 2 with a
-one-line message.
+one-line message. So does a record with a field of the wrong type or an empty target (checked for every
+file before any model is loaded), and a metrics.json that is not eval.py's (checked before inference,
+and left untouched: fix or move it; merging would write its bad entry back and break every later eval).
+A --data file whose records repeat a text, or share texts with train.jsonl, gets a one-line warning.
+Nothing is written until every model has run: Ctrl-C or SIGTERM before that leaves the results folder as
+it was (exit 130 / 143); the predictions are then written, and metrics.json last, with both signals held
+back until they are all in place. Temp files an earlier killed eval left are removed first.
 Every number printed comes from running a checkpoint on the files. `--data FILE.jsonl` (repeatable) also
 evaluates FILE (records need id, text, target); its results go under the file stem. FILE may also be in
 mathematics_dataset's two-line format (a question line, then its answer line), e.g.
@@ -26,7 +32,9 @@ the results, and the mathds table files it under Extrapolate by its "_big"/"_lon
 
 from __future__ import annotations
 
+import io
 import json
+import signal
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -36,10 +44,13 @@ import torch
 from fxlab import UserError
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
-from fxlab.data import TEST_SPLITS, atomic_write_bytes, load_split, make_dir, read_jsonl, write_jsonl
-from fxlab.loop import load_checkpoint, load_weights, predict_texts, run_dir, run_lock
+from fxlab.data import (TEST_SPLITS, atomic_write_bytes, iter_jsonl, load_split, read_jsonl, split_path,
+                        write_jsonl)
+from fxlab.loop import (_signals_deferred, _sigterm_raises, load_checkpoint, load_weights, predict_texts, run_dir,
+                        run_lock)
 from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
-from fxlab.metrics import MODEL_LABELS, format_table, max_operand_digits, rel_error, summarize, wilson_interval
+from fxlab.metrics import (MODEL_LABELS, format_table, max_operand_digits, metrics_problem, rel_error, summarize,
+                           wilson_interval)
 from fxlab.models import MODELS, build_model
 from fxlab.units_data import EXTRA_COMPOUNDS, UNITS
 
@@ -66,18 +77,49 @@ def parse_models(text: str) -> list[str]:
 
 
 def load_datasets(cfg: Config, extra: list[str]) -> dict[str, list[dict]]:
-    """{split stem: records}: the task's test splits, then each --data file under its stem."""
-    splits = mathds_test_splits(cfg) if cfg.task == "mathds" else TEST_SPLITS[cfg.task]
-    datasets = {split: load_split(cfg, split) for split in splits}
+    """{split stem: records}: the task's test splits, then each --data file under its stem. The --data files
+    are read first (a mistake in the file just named is the likelier one); each gets a warning line if
+    its records repeat texts or share texts with train.jsonl (data_warnings)."""
+    splits = list(mathds_test_splits(cfg) if cfg.task == "mathds" else TEST_SPLITS[cfg.task])
+    added: dict[str, list[dict]] = {}
     for item in extra:
         path = Path(item).expanduser()
-        if path.stem in datasets:
+        if path.stem in splits or path.stem in added:
             raise UserError(f"--data {item}: its name '{path.stem}' is already used by another split; rename it")
         two_line = path.is_file() and not is_jsonl(path)  # mathematics_dataset's question/answer lines
-        datasets[path.stem] = load_problem_file(path) if two_line else read_jsonl(path)
-        if not datasets[path.stem]:
+        added[path.stem] = load_problem_file(path) if two_line else read_jsonl(path)
+        if not added[path.stem]:
             raise UserError(f"--data {item}: file has no records")
-    return datasets
+    datasets = {split: load_split(cfg, split) for split in splits}
+    for line in data_warnings(cfg, dict(zip(extra, added.values()))):
+        print(line, file=sys.stderr)
+    return {**datasets, **added}
+
+
+def data_warnings(cfg: Config, files: dict[str, list[dict]]) -> list[str]:
+    """One warning line per --data file whose records repeat a text (each copy is scored, so it weighs
+    more) or share texts with the training data (those measure recall, not generalisation)."""
+    if not files:
+        return []
+    train = split_path(cfg, "train")
+    wanted = {r["text"] for records in files.values() for r in records}
+    in_train: set[str] = set()
+    note = ""
+    if train.is_file():
+        try:
+            in_train = {r["text"] for r in iter_jsonl(train) if r["text"] in wanted}
+        except UserError as e:
+            note = f"; not checked against the training data ({e})"
+    lines = []
+    for item, records in files.items():
+        texts = [r["text"] for r in records]
+        repeats = len(texts) - len(set(texts))
+        shared = len(set(texts) & in_train)
+        parts = ([f"{repeats} record(s) repeat the text of an earlier one (each copy is scored)"] if repeats else []) \
+            + ([f"{shared} text(s) are also in {train} (they measure recall, not generalisation)"] if shared else [])
+        if parts or note:
+            lines.append(f"warning: --data {item}: " + ("; ".join(parts) or "no repeated texts") + note)
+    return lines
 
 
 def load_trained(name: str, cfg: Config, device: str) -> torch.nn.Module:
@@ -111,17 +153,28 @@ def evaluate_model(name: str, model, datasets: dict, cfg: Config) -> tuple[dict,
     return summaries, rows
 
 
+def read_metrics(path: Path) -> dict:
+    """The metrics already in `path` ({} if there is none). A file that is not {model: {split: summary}}
+    as eval.py writes it is refused, not repaired: its other entries may be results worth keeping."""
+    if not path.is_file():
+        return {}
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UserError(f"{path} is not a metrics file of eval.py (not JSON); move it away "
+                        "(it would be overwritten)") from None
+    problem = metrics_problem(old)
+    if problem:
+        raise UserError(f"{path} is not a metrics file of eval.py: {problem}; fix that entry or move the file away")
+    return old
+
+
 def merge_metrics(path: Path, new: dict) -> dict:
     """`new` merged into the metrics already in `path`: evaluating some models (or splits) again replaces
     only those entries; results of models not evaluated now are kept (and said to be kept)."""
-    if not path.is_file():
+    old = read_metrics(path)
+    if not old:
         return new
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        old = None
-    if not isinstance(old, dict) or not all(isinstance(v, dict) for v in old.values()):
-        raise UserError(f"{path} is not a metrics file of eval.py; move it away (it would be overwritten)")
     kept = sorted(set(old) - set(new))
     if kept:
         print(f"info: keeping the earlier results of {', '.join(kept)} in {path}")
@@ -267,8 +320,9 @@ def save_plots(rows_by_model: dict, out_dir: Path, title: str = "") -> list[Path
     n = {len(rows) for rows in records.values()}
     counted = f"{n.pop()} records" if len(n) == 1 else "all records"
     fig.suptitle(f"{title + ': ' if title else ''}exact match, 95% Wilson CI ({counted} per model)", fontsize="medium")
-    make_dir(out_dir)  # a file in the way is a one-line error
-    fig.savefig(out_dir / PLOT_FILE, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(out_dir / PLOT_FILE, buf.getvalue())  # an interrupted save leaves the old figure
     return [out_dir / PLOT_FILE]
 
 
@@ -281,19 +335,25 @@ def _main(argv) -> int:
                         help="also evaluate this JSONL (or two-line question/answer) file (repeatable)")
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
-    device = resolve_device(cfg.device)
     names = parse_models(args.models) if args.models is not None else default_models(cfg)
-    datasets = load_datasets(cfg, args.data)
+    out = cfg.results_path
+    datasets = load_datasets(cfg, args.data)  # every record is checked here, before any model is loaded
+    read_metrics(out / "metrics.json")  # a bad metrics.json fails now, not after inference
+    device = resolve_device(cfg.device)
     models = {name: load_trained(name, cfg, device) for name in names}  # fail before any long work
     metrics, rows_by_model = {}, {}
-    out = cfg.results_path
-    with run_lock(out):  # two evals writing one results folder at once would lose one's results
-        for name, model in models.items():
-            metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
-            for split, rows in rows_by_model[name].items():
-                write_jsonl(out / "predictions" / name / f"{split}.jsonl", rows)
+    with run_lock(out), _sigterm_raises():  # two evals writing one results folder at once would lose one's results
+        remove_stray_eval_tmp(out)
+        try:
+            for name, model in models.items():
+                metrics[name], rows_by_model[name] = evaluate_model(name, model, datasets, cfg)
+        except KeyboardInterrupt as e:
+            signum = getattr(e, "signum", signal.SIGINT)
+            print(f"{PROG}: interrupted by {signal.Signals(signum).name} before writing anything; "
+                  f"{out / 'metrics.json'} and {out / 'predictions'}/ are as they were", file=sys.stderr)
+            raise SystemExit(128 + signum) from None
         metrics = merge_metrics(out / "metrics.json", metrics)
-        atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
+        write_results(out, rows_by_model, metrics)
     print()
     print(format_table(metrics, cfg.task))
     print()
@@ -301,6 +361,25 @@ def _main(argv) -> int:
         print(f"saved {path}")
     print(f"wrote {out / 'metrics.json'} and {out / 'predictions'}/")
     return 0
+
+
+def remove_stray_eval_tmp(out: Path) -> list[Path]:
+    """Delete the temp files of eval.py's own writes that a SIGKILL interrupted (see write_results); those
+    of other writers (training, in <model>/) are theirs to clean."""
+    stray = sorted(out.glob(".metrics.json.*.tmp")) + sorted((out / "predictions").glob("*/.*.jsonl.*.tmp"))
+    for p in stray:
+        p.unlink(missing_ok=True)
+    return stray
+
+
+def write_results(out: Path, rows_by_model: dict, metrics: dict) -> None:
+    """The prediction files, then metrics.json last, with Ctrl-C and SIGTERM held back until all are in
+    place, so that metrics.json never describes predictions that were not written."""
+    with _signals_deferred():
+        for name, rows in rows_by_model.items():
+            for split, split_rows in rows.items():
+                write_jsonl(out / "predictions" / name / f"{split}.jsonl", split_rows)
+        atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
 
 
 def main(argv=None) -> int:

@@ -34,7 +34,7 @@ from fxlab import UserError
 from fxlab.cli import config_from_args, run_main
 from fxlab.config import DEVICES
 from fxlab.data import atomic_write_bytes, read_jsonl
-from fxlab.metrics import MODEL_LABELS, SPLIT_LABELS, TITLES
+from fxlab.metrics import MODEL_LABELS, SPLIT_LABELS, TITLES, metrics_problem
 
 PROG = "run_seeds.py"
 HERE = Path(__file__).resolve().parent
@@ -44,6 +44,7 @@ METRICS = (("exact_match", "Exact match, % (mean over seeds, min-max)", True),
            ("boolean_accuracy", "Boolean accuracy, % (mean, min-max)", True),
            ("median_rel_error", "Median relative error (mean, min-max)", False))
 LABEL_WIDTH, COLUMN_WIDTH = 22, 20
+PREDICTION_KEYS = ("id", "text", "target", "correct")  # of eval.py's prediction rows, as the figure reads them
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -142,8 +143,11 @@ def load_seed_metrics(results_dir: Path, seeds: list[int]) -> dict:
             raise UserError(f"{path} is missing: run seed {seed} first (without --aggregate-only)")
         try:
             per_seed[seed] = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise UserError(f"{path} is not a metrics file of eval.py; run eval.py for seed {seed} again") from None
+        problem = metrics_problem(per_seed[seed])
+        if problem:
+            raise UserError(f"{path} is not a metrics file of eval.py: {problem}; run eval.py for seed {seed} again")
     return per_seed
 
 
@@ -152,7 +156,7 @@ def pooled_rows(results_dir: Path, seeds: list[int]) -> dict:
     rows: dict = {}
     for seed in seeds:
         for path in sorted((results_dir / f"seed{seed}" / "predictions").glob("*/*.jsonl")):
-            rows.setdefault(path.parent.name, {})[f"seed{seed}/{path.stem}"] = read_jsonl(path)
+            rows.setdefault(path.parent.name, {})[f"seed{seed}/{path.stem}"] = read_jsonl(path, PREDICTION_KEYS)
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -11,7 +12,7 @@ from typing import Callable, Sequence
 import yaml
 
 from fxlab import UserError
-from fxlab.config import DEVICES, Config, load_config
+from fxlab.config import DEVICES, Config, load_config, load_yaml, short
 from fxlab.threads import setup_threads
 
 
@@ -37,9 +38,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         if not sep or not key:
             raise UserError(f"--set expects KEY=VALUE, got {item!r}")
         try:
-            overrides[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f"--set {key}: cannot parse value {value!r} as YAML") from None
+            overrides[key.strip()] = load_yaml(value)
+        except (yaml.YAMLError, ValueError) as e:
+            why = getattr(e, "problem", None) or "not valid YAML"
+            raise UserError(f"--set {key}: cannot parse value {short(value)} as YAML: {why}") from None
         origins[key.strip()] = f"--set {item}"
     for key, flag in (("seed", "seed"), ("device", "device"), ("training.epochs", "epochs")):
         if getattr(args, flag, None) is not None:  # a flag wins over --set of the same key
@@ -48,7 +50,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
-    """Run a script body; a UserError becomes `prog: error: message` on stderr and SystemExit(2)."""
+    """Run a script body; a UserError becomes `prog: error: message` on stderr and SystemExit(2); Ctrl-C
+    becomes exit 130, and an interruption that carries its signal (fxlab.loop.Interrupted) 128 + signal."""
     try:
         setup_threads()  # 1 CPU thread unless FLUXEM_THREADS / OMP_NUM_THREADS say otherwise (fxlab.threads)
         return body(argv) or 0
@@ -64,9 +67,10 @@ def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv
         print(f"{prog}: error: no space left on the device writing {e.filename or 'a file'}; free some space "
               "(finished files and checkpoints are intact: every write is atomic)", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"{prog}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        raise SystemExit(128 + signum) from None
 
 
 def train_main(prog: str, model: str, description: str, argv: Sequence[str] | None) -> int:

@@ -11,15 +11,22 @@ message that names the key and where its value came from: the file, or the flag 
 `--seed`, `--epochs`, `--device`) that set it. An int is accepted where a float is expected, and so is a
 numeric string (YAML 1.1 reads `3e-3` as a string); floats must be finite. Nothing else is coerced
 (`epochs: "20"` is rejected).
+
+The YAML reader (`load_yaml`) refuses aliases (`*name`: a 1 KB alias bomb expands to gigabytes), a key
+given twice in one mapping (the later one would silently win) and nesting deeper than MAX_YAML_DEPTH.
+Values quoted in messages are shortened (`short`), so a huge value gives a short message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
+import os
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -159,6 +166,83 @@ _FLOAT_STRING = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "paths": PathsConfig}
 
 
+MAX_YAML_DEPTH = 20  # configs nest 3 levels; the YAML composer recurses once per level
+MAX_KIND_WEIGHT_SUM = 1e100  # the units generator multiplies the weights by split sizes: keep that finite
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 60, 60
+SHORT_MAX = 100
+
+
+def short(value) -> str:
+    """repr(value), bounded: at most SHORT_MAX characters, computed without building the whole repr.
+
+    >>> short(list(range(1000))), short(10**5000)
+    ('[0, 1, 2, 3, 4, 5, ...]', 'an integer of 5001 digits')
+    """
+    if isinstance(value, int) and value.bit_length() > 256:  # repr() refuses ints past 4300 digits
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4300'} digits"
+    try:
+        text = _SHORT.repr(value)
+    except (ValueError, RecursionError):  # a huge int inside a list, a structure too deep to walk
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= SHORT_MAX else text[:SHORT_MAX - 3] + "..."
+
+
+def missing_file_message(path: Path, what: str) -> str:
+    """'<what> not found: <path>', or what is there instead: a folder, or a symlink whose target is gone."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        return f"{what} {path} is a broken symlink (to {os.readlink(path)}); fix the link or give the real path"
+    if path.is_dir():
+        return f"{what} {path} is a folder, not a file"
+    return f"{what} not found: {path}"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without aliases, repeated keys or deep nesting (see the module docstring)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a config; write the value out",
+                self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {short(key)} appears twice in one mapping; keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    """YAML text -> plain data, via _ConfigLoader. Raises yaml.YAMLError, or ValueError for an integer
+    past Python's 4300-digit conversion limit."""
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # the depth limit stops the composer; kept for any other recursive step
+        raise yaml.YAMLError(f"nested more than {MAX_YAML_DEPTH} levels deep") from None
+
+
 def resolve_path(path: str | Path) -> Path:
     """A config path is relative to the repository root; an absolute path stays as it is."""
     return REPO_ROOT / Path(path).expanduser()
@@ -172,18 +256,21 @@ def load_config(path: str | Path, overrides: dict | None = None, origins: dict |
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file not found: {path}")
+        raise UserError(missing_file_message(path, "config file"))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         raise UserError(f"config {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"cannot parse YAML {where}: {getattr(e, 'problem', e)}") from None
+        raise UserError(f"cannot parse YAML {where}: {getattr(e, 'problem', None) or e}") from None
+    except ValueError:  # int() of a literal past 4300 digits
+        raise UserError(f"cannot parse YAML {path}: a number has more than 4300 digits") from None
     if not isinstance(raw, dict):
         raise UserError(f"config {path} must be a YAML mapping of sections, got {type(raw).__name__}")
-    origins = {key: (origins or {}).get(key, f"override {key}={value!r}") for key, value in (overrides or {}).items()}
+    origins = {key: (origins or {}).get(key, f"override {key}={short(value)}")
+               for key, value in (overrides or {}).items()}
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, origins[key])
     try:
@@ -226,7 +313,7 @@ def _set_dotted(raw: dict, key: str, value, origin: str = "command line") -> Non
     known = {f.name for f in dataclasses.fields(SECTIONS[parts[0]] if len(parts) == 2 and parts[0] in SECTIONS
                                                 else Config)}
     if len(parts) > 2 or (len(parts) == 2 and parts[0] not in SECTIONS) or parts[-1] not in known:
-        raise UserError(f"{origin}: unknown config key '{key}'; allowed: {_allowed_dotted()}")
+        raise UserError(f"{origin}: unknown config key '{key}'; {_key_hint(key)}")
     if len(parts) == 1:
         raw[key] = value
         return
@@ -236,11 +323,29 @@ def _set_dotted(raw: dict, key: str, value, origin: str = "command line") -> Non
     section[parts[1]] = value
 
 
-def _allowed_dotted() -> str:
+def _dotted_keys() -> list[str]:
     keys = [f.name for f in dataclasses.fields(Config) if f.name not in SECTIONS]
     for name, cls in SECTIONS.items():
         keys += [f"{name}.{f.name}" for f in dataclasses.fields(cls)]
-    return ", ".join(keys)
+    return keys
+
+
+def _key_hint(key: str) -> str:
+    """The closest dotted keys to a mistyped one, else the keys of its section, else the top level:
+    a list of all 45 keys buries the one that was meant.
+
+    >>> _key_hint("trainig.epochs"), _key_hint("model.zzz")[:33]
+    ('did you mean training.epochs?', "the keys of section 'model' are: ")
+    """
+    close = difflib.get_close_matches(key, _dotted_keys(), n=3, cutoff=0.6) if len(key) <= 100 else []
+    if close:
+        return f"did you mean {', '.join(close)}?"
+    section = key.split(".", 1)[0]
+    if section in SECTIONS:
+        names = ", ".join(f.name for f in dataclasses.fields(SECTIONS[section]))
+        return f"the keys of section '{section}' are: {names}"
+    names = ", ".join(f.name for f in dataclasses.fields(Config) if f.name not in SECTIONS)
+    return f"the top-level keys are {names}, and the sections {', '.join(SECTIONS)} hold the others"
 
 
 def _required(f: dataclasses.Field) -> bool:
@@ -316,7 +421,7 @@ def _type_name(hint) -> str:
 
 
 def _describe(value) -> str:
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {short(value)}"
 
 
 def _type_error(key: str, source: str, expected: str, value) -> UserError:
@@ -325,7 +430,7 @@ def _type_error(key: str, source: str, expected: str, value) -> UserError:
 
 def _check_task_keys(cfg: Config, raw_data: dict, source: str) -> None:
     if cfg.task not in TASKS:
-        raise UserError(f"config key 'task' in {source} must be one of {', '.join(TASKS)}, got {cfg.task!r}")
+        raise UserError(f"config key 'task' in {source} must be one of {', '.join(TASKS)}, got {short(cfg.task)}")
     allowed = TASK_DATA_KEYS[cfg.task]
     for key in raw_data:
         if key not in allowed:
@@ -339,12 +444,12 @@ def validate(cfg: Config, source: str = "<config>") -> None:
         if not cond:
             raise ConfigError(key, f"in {source}", what)
 
-    need(cfg.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    need(cfg.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}, got {short(cfg.device)}")
     d, m, t = cfg.data, cfg.model, cfg.training
     for key in ("train_size", "val_size", "test_size"):
         need(getattr(d, key) >= 1, f"data.{key}", "must be >= 1")
     need(m.hidden_dim >= 1 and m.num_layers >= 1 and m.num_heads >= 1, "model", "sizes must be >= 1")
-    need(0 <= cfg.seed <= SEED_MAX, "seed", f"must be an integer in [0, {SEED_MAX}], got {cfg.seed}")
+    need(0 <= cfg.seed <= SEED_MAX, "seed", f"must be an integer in [0, {SEED_MAX}], got {short(cfg.seed)}")
     need(m.hidden_dim % m.num_heads == 0, "model.hidden_dim",
          f"({m.hidden_dim}) must be divisible by model.num_heads ({m.num_heads})")
     head = m.hidden_dim // m.num_heads
@@ -356,21 +461,33 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     need(m.readout in READOUTS, "model.readout", f"must be one of {', '.join(READOUTS)}")
     need(m.attn_window >= 1, "model.attn_window", "must be >= 1")
     need(m.slot_features in SLOT_FEATURES, "model.slot_features",
-         f"must be one of {', '.join(SLOT_FEATURES)}, got {m.slot_features!r}")
+         f"must be one of {', '.join(SLOT_FEATURES)}, got {short(m.slot_features)}")
     need(m.xval_scaling in XVAL_SCALINGS, "model.xval_scaling",
-         f"must be one of {', '.join(XVAL_SCALINGS)}, got {m.xval_scaling!r}")
-    need(m.attn_side in ATTN_SIDES, "model.attn_side", f"must be one of {', '.join(ATTN_SIDES)}, got {m.attn_side!r}")
+         f"must be one of {', '.join(XVAL_SCALINGS)}, got {short(m.xval_scaling)}")
+    need(m.attn_side in ATTN_SIDES, "model.attn_side",
+         f"must be one of {', '.join(ATTN_SIDES)}, got {short(m.attn_side)}")
     need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
-         f"got {m.answer_order!r}")
+         f"got {short(m.answer_order)}")
     for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
-        need(getattr(t, key) >= 1, f"training.{key}", f"must be >= 1, got {getattr(t, key)}")
+        need(getattr(t, key) >= 1, f"training.{key}", f"must be >= 1, got {short(getattr(t, key))}")
     need(t.learning_rate > 0, "training.learning_rate", "must be > 0")
     for key in ("weight_decay", "grad_clip", "patience", "min_epochs", "warmup_steps"):
-        need(getattr(t, key) >= 0, f"training.{key}", f"must be >= 0, got {getattr(t, key)}")
+        need(getattr(t, key) >= 0, f"training.{key}", f"must be >= 0, got {short(getattr(t, key))}")
     if cfg.task == "arithmetic":
         _validate_arithmetic(d, need)
     if cfg.task == "mathds":
         _validate_mathds(d, need)
+    if cfg.task == "units":
+        _validate_units(d, need)
+
+
+def _validate_units(d: DataConfig, need) -> None:
+    weights = list(d.kinds.values())  # each is a finite float already (_check_type)
+    need(all(w >= 0 for w in weights), "data.kinds", f"weights must be >= 0, got {short(d.kinds)}")
+    total = sum(weights)
+    need(not weights or 0 < total <= MAX_KIND_WEIGHT_SUM, "data.kinds",
+         f"weights are relative (e.g. convert: 0.6, combine: 0.2, can_add: 0.2): their sum must be positive "
+         f"and at most {MAX_KIND_WEIGHT_SUM:g}, got {short(total)}")
 
 
 def _validate_arithmetic(d: DataConfig, need) -> None:
@@ -378,7 +495,7 @@ def _validate_arithmetic(d: DataConfig, need) -> None:
         lo_hi = getattr(d, key)
         need(len(lo_hi) == 2 and all(isinstance(v, int) for v in lo_hi), f"data.{key}",
              "must be two integers [lo, hi]")
-        need(0 <= lo_hi[0] <= lo_hi[1], f"data.{key}", f"must satisfy 0 <= lo <= hi, got {lo_hi}")
+        need(0 <= lo_hi[0] <= lo_hi[1], f"data.{key}", f"must satisfy 0 <= lo <= hi, got {short(lo_hi)}")
     need(d.id_ops[0] >= 1, "data.id_ops", "must start at >= 1 operation")
     need(d.ood_ops[1] == d.ood_max_ops, "data.ood_ops", f"must end at data.ood_max_ops ({d.ood_max_ops})")
     need(d.ood_magnitude_range[0] > d.id_range[1], "data.ood_magnitude_range",
@@ -393,11 +510,11 @@ def _validate_mathds(d: DataConfig, need) -> None:
     need(d.source_dir.strip() != "", "data.source_dir", "must name a folder in the mathematics_dataset layout "
          "(train-easy/ ... extrapolate/), e.g. ../shared/mathds")
     need(len(d.modules) >= 1 and len(set(d.modules)) == len(d.modules) and set(d.modules) <= set(MATHDS_MODULES),
-         "data.modules", f"must be distinct module names from {list(MATHDS_MODULES)}, got {d.modules}")
+         "data.modules", f"must be distinct module names from {list(MATHDS_MODULES)}, got {short(d.modules)}")
     tests = list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)
     need(d.test_modules is None or (len(d.test_modules) >= 1 and len(set(d.test_modules)) == len(d.test_modules)
                                     and set(d.test_modules) <= set(tests)),
-         "data.test_modules", f"must be null or distinct module names from {tests}, got {d.test_modules}")
+         "data.test_modules", f"must be null or distinct module names from {tests}, got {short(d.test_modules)}")
     for key in ("train_per_module", "test_per_module"):
         need(getattr(d, key) is None or getattr(d, key) >= 1, f"data.{key}", "must be null (all) or >= 1")
 

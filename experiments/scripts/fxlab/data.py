@@ -16,15 +16,17 @@ files). The same seed gives byte-identical files.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import math
 import os
 import random
 import tempfile
 from pathlib import Path
 
 from fxlab import UserError
-from fxlab.config import Config
+from fxlab.config import Config, missing_file_message, short
 
 SPLITS = {
     "arithmetic": ("train", "val", "test_id", "test_ood_magnitude", "test_ood_length"),
@@ -34,6 +36,9 @@ TEST_SPLITS = {task: tuple(s for s in splits if s.startswith("test_")) for task,
 RECORD_KEYS = ("id", "text", "target")  # what every file must have; eval needs no more
 MAX_DRAWS = 1000  # attempts to draw one unseen expression before declaring the space exhausted
 MANIFEST = "manifest.json"
+# Reading: a record line is at most a few KB; a longer line means the file is not line-based text (a huge
+# newline-free file must not be read whole).
+MAX_LINE_BYTES = 1 << 20
 
 
 def evaluate(operands: list[int], ops: list[str]) -> int:
@@ -112,7 +117,7 @@ def generate_arithmetic(cfg: Config) -> dict[str, list[dict]]:
 
 def generate(cfg: Config) -> dict[str, list[dict]]:
     """All splits of the config's task: {split name: records}."""
-    from fxlab.mathds_data import generate_mathds  # neither imports anything from this module
+    from fxlab.mathds_data import generate_mathds  # imported here: mathds_data imports this module
     from fxlab.units_data import generate_units
 
     generators = {"arithmetic": generate_arithmetic, "units": generate_units, "mathds": generate_mathds}
@@ -127,8 +132,10 @@ def make_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), path)
-        raise UserError(f"cannot create directory {path}: {blocker} is a file; move it or choose another path") from None
+        blocker = next((p for p in [path, *path.parents] if p.is_symlink() and not p.exists()
+                        or p.exists() and not p.is_dir()), path)
+        what = "a broken symlink" if blocker.is_symlink() and not blocker.exists() else "a file"
+        raise UserError(f"cannot create directory {path}: {blocker} is {what}; move it or choose another path") from None
     return path
 
 
@@ -178,33 +185,108 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
     atomic_write_bytes(path, jsonl_bytes(records))
 
 
-def read_jsonl(path: Path, required: tuple[str, ...] = RECORD_KEYS) -> list[dict]:
-    """Records of a JSONL file. A corrupt line or a missing key raises UserError naming `file:line`."""
+def text_lines(path: Path, fmt: str, max_line: int | None = None):
+    """Yield (line number, line without its "\\n") of a UTF-8 text file, streaming, for a line-based format
+    (`fmt` names it in messages: "JSONL", "mathematics_dataset two-line").
+
+    A leading UTF-8 BOM is dropped. Lines end at "\\n" only (U+2028 may sit in a text). A NUL byte (a
+    binary file), a line longer than `max_line` bytes (default MAX_LINE_BYTES) or bytes that are not UTF-8
+    raise UserError on the line where they occur, so a huge binary or newline-free file is never read whole.
+    """
+    path = Path(path)
+    max_line = MAX_LINE_BYTES if max_line is None else max_line
+    with open(path, "rb") as f:
+        offset = 0
+        for lineno in range(1, 1 << 62):
+            raw = f.readline(max_line + 1)
+            if not raw:
+                return
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                offset, raw = len(codecs.BOM_UTF8), raw[len(codecs.BOM_UTF8):]
+            if b"\0" in raw:
+                raise UserError(f"{path} is a binary file (a NUL byte on line {lineno}), not {fmt} text")
+            body = raw[:-1] if raw.endswith(b"\n") else raw
+            if len(body) > max_line:
+                raise UserError(f"{path}:{lineno}: line longer than {max_line} bytes; not a {fmt} file?")
+            try:
+                line = body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(f"{path}: not UTF-8 text (byte {offset + e.start}) on line {lineno}; "
+                                f"{fmt} files are UTF-8") from None
+            offset += len(raw)
+            yield lineno, line
+
+
+def _number_list(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+
+
+def _str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+# The fields that eval, the metrics and the plots read, with the check each value must pass when present
+# (None counts as absent for the optional ones): a bad value would otherwise crash after inference.
+_FIELD_CHECKS = {
+    "id": (lambda v: isinstance(v, (str, int)) and not isinstance(v, bool), "a string or an integer"),
+    "text": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+    # an empty target cannot be scored: the model's empty answer means "no answer" and is always wrong
+    "target": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+    "operands": (lambda v: v is None or _number_list(v), "a list of finite numbers"),
+    "values": (lambda v: v is None or _number_list(v), "a list of finite numbers"),
+    "units": (lambda v: v is None or _str_list(v), "a list of strings"),
+    "kind": (lambda v: v is None or isinstance(v, str), "a string"),
+    "module": (lambda v: v is None or isinstance(v, str), "a string"),
+    "n_ops": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+              "an integer >= 0"),
+    "prediction": (lambda v: isinstance(v, str), "a string"),  # prediction rows (eval's output)
+    "correct": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def check_record(record: dict, where: str) -> None:
+    """Raise UserError (`where`: file:line) if a field of _FIELD_CHECKS has a value of the wrong type."""
+    for key, (ok, what) in _FIELD_CHECKS.items():
+        if key in record and not ok(record[key]):
+            raise UserError(f"{where}: '{key}' must be {what}, got {short(record[key])}")
+
+
+def iter_jsonl(path: Path, required: tuple[str, ...] = RECORD_KEYS):
+    """Stream the records of a JSONL file (see read_jsonl)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"data file not found: {path}")
-    records = []
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 may sit in a text
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); JSONL files are UTF-8") from None
-    for lineno, line in enumerate(lines, 1):
+        raise UserError(missing_file_message(path, "data file"))
+    for lineno, line in text_lines(path, "JSONL"):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise UserError(f"{path}:{lineno}: JSON nested too deeply to read") from None
+        except ValueError:  # int() of a literal past Python's 4300-digit conversion limit
+            raise UserError(f"{path}:{lineno}: a number with more than 4300 digits; write it as a string") from None
         if not isinstance(record, dict):
             raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        if "\\ud" in line or "\\uD" in line:  # a \uXXXX escape can make a lone surrogate, which no file can hold
+            try:
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError(f"{path}:{lineno}: a \\ud800-\\udfff escape that is not part of a surrogate "
+                                "pair; that is not a character") from None
         missing = [k for k in required if k not in record]
         if missing:
             raise UserError(f"{path}:{lineno}: record is missing key(s) {', '.join(missing)}")
-        for key in ("text", "target"):
-            if key in required and not isinstance(record[key], str):
-                raise UserError(f"{path}:{lineno}: '{key}' must be a string")
-        records.append(record)
-    return records
+        check_record(record, f"{path}:{lineno}")
+        yield record
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = RECORD_KEYS) -> list[dict]:
+    """Records of a JSONL file. A corrupt line, a missing key or a field of the wrong type (check_record)
+    raises UserError naming `file:line`; a binary, non-UTF-8 or newline-free file too (text_lines)."""
+    return list(iter_jsonl(path, required))
 
 
 def split_path(cfg: Config, split: str) -> Path:
@@ -214,7 +296,7 @@ def split_path(cfg: Config, split: str) -> Path:
 def load_split(cfg: Config, split: str, required: tuple[str, ...] = RECORD_KEYS) -> list[dict]:
     """A generated split; a missing data dir or file says which command creates it."""
     path = split_path(cfg, split)
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         what = "data dir" if not cfg.data_path.is_dir() else "data file"
         where = cfg.data_path if what == "data dir" else path
         raise UserError(f"{what} {where} not found; run generate_data.py --config {cfg.source} first")

@@ -32,15 +32,18 @@ go to val.
 
 from __future__ import annotations
 
+import codecs
 import random
 import re
 from pathlib import Path
 
 from fxlab import UserError
-from fxlab.config import MATHDS_EXTRAPOLATE, Config, resolve_path
+from fxlab.config import MATHDS_EXTRAPOLATE, Config, missing_file_message, resolve_path
+from fxlab.data import MAX_LINE_BYTES, text_lines
 
 DIFFICULTIES = ("easy", "medium", "hard")
 PREFIX = "arithmetic__"
+FORMAT = "mathematics_dataset two-line"  # names the format in messages of the line reader
 LAYOUT = ("expected the mathematics_dataset v1.0 layout: train-easy/ train-medium/ train-hard/ "
           "interpolate/ extrapolate/ holding arithmetic__<module>.txt files (question and answer lines)")
 _LITERAL = re.compile(r"\d+(?:\.\d+)?")  # unsigned number literals, for n_ops only
@@ -90,28 +93,25 @@ def section_of(split: str) -> str:
 def read_problems(path: Path, limit: int | None = None):
     """Yield (line number, question, answer) from a two-line file, stopping after `limit` problems.
 
-    Streams: only the lines it yields are read. A missing answer line or an empty line raises UserError.
+    Streams: only the lines it yields are read (fxlab.data.text_lines: a BOM is dropped; a binary file,
+    an over-long line or bytes that are not UTF-8 are a UserError). A missing answer line or an empty
+    line raises UserError.
     """
-    path = Path(path)
     if limit is not None and limit <= 0:
         return
-    with open(path, encoding="utf-8") as f:
-        count, lineno = 0, 1  # lineno: the question's line
-        while limit is None or count < limit:
-            try:
-                question, answer = f.readline(), ""
-                if not question:
-                    return
-                answer = f.readline()
-            except UnicodeDecodeError:
-                raise UserError(f"{path}: not UTF-8 text; mathematics_dataset files are UTF-8") from None
-            question, answer = question.rstrip("\n"), answer.rstrip("\n")
-            if not question.strip() or not answer.strip():
-                bad = lineno if not question.strip() else lineno + 1
-                raise UserError(f"{path}:{bad}: empty or missing line; the two-line format alternates a "
-                                "question line and an answer line, with no blank lines")
-            yield lineno, question, answer
-            count, lineno = count + 1, lineno + 2
+    lines = text_lines(Path(path), FORMAT)
+    count = 0
+    for lineno, question in lines:
+        answer = next(lines, (lineno + 1, ""))[1]
+        question, answer = question.removesuffix("\r"), answer.removesuffix("\r")  # CRLF files
+        if not question.strip() or not answer.strip():
+            bad = lineno if not question.strip() else lineno + 1
+            raise UserError(f"{path}:{bad}: empty or missing line; the two-line format alternates a "
+                            "question line and an answer line, with no blank lines")
+        yield lineno, question, answer
+        count += 1
+        if limit is not None and count >= limit:
+            return
 
 
 def _file(source: Path, folder: str, module: str) -> Path:
@@ -194,7 +194,7 @@ def load_problem_file(path: Path) -> list[dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"data file not found: {path}")
+        raise UserError(missing_file_message(path, "data file"))
     stem, folder = path.stem, path.parent.name
     module = stem[len(PREFIX):] if stem.startswith(PREFIX) else stem
     difficulty = folder.removeprefix("train-") if folder.removeprefix("train-") in DIFFICULTIES \
@@ -203,13 +203,13 @@ def load_problem_file(path: Path) -> list[dict]:
 
 
 def is_jsonl(path: Path) -> bool:
-    """True if the file's first non-blank line starts with "{" (a JSON record); a question never does."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    return line.lstrip().startswith("{")
-    except UnicodeDecodeError:
-        pass
-    return True  # empty or not UTF-8: the JSONL reader reports it
+    """True if the file's first non-blank line starts with "{" (a JSON record); a question never does.
 
+    Reads bounded chunks, skips a UTF-8 BOM, and judges bytes that are not UTF-8 by the first byte, so that
+    the reader of the format the file is in reports what is wrong with it.
+    """
+    with open(path, "rb") as f:
+        head = f.readline(MAX_LINE_BYTES).removeprefix(codecs.BOM_UTF8)
+        while head and not head.strip():
+            head = f.readline(MAX_LINE_BYTES)
+    return not head or head.lstrip().startswith(b"{")  # empty: the JSONL reader reports it

@@ -21,6 +21,7 @@ import statistics
 from fractions import Fraction
 
 from fluxem.units import parse_unit
+from fxlab.config import short
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -118,6 +119,8 @@ def summarize(predictions: list[str], targets: list[str]) -> dict:
     if n == 0 or len(predictions) != n:  # an accuracy of nothing would print as a misleading 0.0%
         raise ValueError(f"summarize needs one prediction per target and at least one target, got "
                          f"{len(predictions)} predictions for {n} targets")
+    if any(not t.strip() for t in targets):  # "" is the model's "no answer": it must never count as correct
+        raise ValueError("summarize needs non-empty targets; an empty target cannot be scored")
     correct = sum(p == t for p, t in zip(predictions, targets))
     errors = [e for e in (rel_error(p, t) for p, t in zip(predictions, targets)) if e is not None]
     lo, hi = wilson_interval(correct, n)
@@ -162,7 +165,7 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
     lines += [_row(label(s), [cell(m, s, lambda r: f"{100 * r['exact_match']:.1f}%") for m in models])
               for s in splits]
     lines += ["", "Relative Error (median):"]
-    lines += [_row(label(s), [cell(m, s, lambda r: _fmt_rel(r["median_rel_error"])) for m in models])
+    lines += [_row(label(s), [cell(m, s, lambda r: _fmt_rel(r.get("median_rel_error"))) for m in models])
               for s in splits]
     sections = (("exact_match", None, "Exact Match 95% CI (Wilson, %):"),
                 ("dimensional_correctness", "Dimensional Correctness:", "Dimensional Correctness 95% CI (Wilson, %):"),
@@ -173,7 +176,7 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
             lines += ["", title] + [_row(label(s), [cell(m, s, pct) for m in models]) for s in splits]
     for key, _, ci_title in sections:
         if any(key in metrics[m].get(s, {}) for m in models for s in splits):
-            ci = lambda r, k=key: f"{100 * r[k + '_ci95'][0]:.1f}-{100 * r[k + '_ci95'][1]:.1f}" if k in r else "-"  # noqa: E731
+            ci = lambda r, k=key + "_ci95": f"{100 * r[k][0]:.1f}-{100 * r[k][1]:.1f}" if k in r else "-"  # noqa: E731
             lines += ["", ci_title] + [_row(label(s), [cell(m, s, ci) for m in models]) for s in splits]
     return "\n".join(lines)
 
@@ -181,6 +184,11 @@ def format_table(metrics: dict, task: str = "arithmetic") -> str:
 MATHDS_SECTIONS = (("interpolate", "Interpolate"), ("extrapolate", "Extrapolate"), ("other", "Other files"))
 MATHDS_MODEL_LABELS = {**MODEL_LABELS, "xval": "xVal"}
 MATHDS_LABEL_WIDTH, MATHDS_N_WIDTH, MATHDS_COLUMN_WIDTH = 28, 7, 22
+
+
+def _n_correct(summary: dict) -> int:
+    """n_correct, or exact_match * n for a summary written before n_correct existed."""
+    return summary["n_correct"] if "n_correct" in summary else round(summary["exact_match"] * summary["n"])
 
 
 def _pct_ci(hits: int, n: int) -> str:
@@ -221,13 +229,62 @@ def format_mathds_table(metrics: dict) -> str:
         lines.append(row(title, "n", [MATHDS_MODEL_LABELS.get(m, m) for m in models]))
         for s in rows:
             n = next(metrics[m][s]["n"] for m in models if s in metrics[m])
-            lines.append(row(f"  {module(s)}", n, [_pct_ci(metrics[m][s]["n_correct"], metrics[m][s]["n"])
+            lines.append(row(f"  {module(s)}", n, [_pct_ci(_n_correct(metrics[m][s]), metrics[m][s]["n"])
                                                    if s in metrics[m] else "-" for m in models]))
         total = sum(next(metrics[m][s]["n"] for m in models if s in metrics[m]) for s in rows)
-        overall = [_pct_ci(sum(metrics[m][s]["n_correct"] for s in rows), sum(metrics[m][s]["n"] for s in rows))
+        overall = [_pct_ci(sum(_n_correct(metrics[m][s]) for s in rows), sum(metrics[m][s]["n"] for s in rows))
                    if all(s in metrics[m] for s in rows) else "-" for m in models]
         lines += [row("  overall", total, overall), ""]
     return "\n".join(lines).rstrip()
+
+
+def _real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _summary_problem(s) -> str | None:
+    """What is wrong with one {split: summary} value of metrics.json, or None."""
+    if not isinstance(s, dict):
+        return f"is not a summary object (got {short(s)})"
+    n = s.get("n")
+    if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+        return f"has no count n >= 1 (got {short(n)})"
+    rates = ("exact_match", "dimensional_correctness", "boolean_accuracy")
+    if "exact_match" not in s:
+        return "has no exact_match"
+    for key in rates:
+        if key in s and not (_real(s[key]) and 0 <= s[key] <= 1):
+            return f"has {key} {short(s[key])}, not a number in [0, 1]"
+        ci = s.get(f"{key}_ci95")
+        if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_real(x) and 0 <= x <= 1 for x in ci)):
+            return f"has {key}_ci95 {short(ci)}, not two numbers in [0, 1]"
+    for key in ("n_correct", "n_numeric_targets", "dimensional_correctness_n", "boolean_accuracy_n"):
+        v = s.get(key)
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= n):
+            return f"has {key} {short(v)}, not an integer in [0, n]"
+    err = s.get("median_rel_error")
+    if err is not None and not (_real(err) and err >= 0):
+        return f"has median_rel_error {short(err)}, not a number >= 0 or null"
+    return None
+
+
+def metrics_problem(doc) -> str | None:
+    """What makes `doc` (a parsed metrics.json) unusable, naming the first bad entry; None if it is
+    {model: {split: summary}} with the fields the tables and the seed aggregate read.
+
+    >>> metrics_problem({"xval": {"test_id": "oops"}})
+    "entry 'xval' / 'test_id' is not a summary object (got 'oops')"
+    """
+    if not isinstance(doc, dict):
+        return f"is not a JSON object of models (got {type(doc).__name__})"
+    for model, splits in doc.items():
+        if not isinstance(splits, dict):
+            return f"entry {short(model)} is not an object of splits (got {short(splits)})"
+        for split, summary in splits.items():
+            problem = _summary_problem(summary)
+            if problem:
+                return f"entry {short(model)} / {short(split)} {problem}"
+    return None
 
 
 def max_operand_digits(record: dict) -> int | None:
