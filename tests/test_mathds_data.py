@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shlex
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -129,6 +130,21 @@ def test_sample_is_the_head_of_the_shared_files():
     for path in SAMPLE.rglob("*.txt"):
         mine = path.read_bytes()
         assert (SHARED / path.relative_to(SAMPLE)).read_bytes().startswith(mine), path
+
+
+def test_tests_needing_shared_mathds_say_why_they_skip():
+    """Where ../shared/mathds is absent, its tests are reported as skipped (addopts -rs prints the reasons)
+    with a reason that says what the folder is and where to read about it."""
+    import test_spans
+
+    expected = ("../shared/mathds (DeepMind mathematics_dataset files laid beside the repository) is absent; "
+                "see README (mathds data)")
+    for test in (test_sample_is_the_head_of_the_shared_files,
+                 test_spans.test_mathds_questions_give_every_signed_literal_in_order):
+        assert [m.kwargs["reason"] for m in test.pytestmark if m.name == "skipif"] == [expected], test.__name__
+    line = next(x for x in (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+                if x.startswith("addopts = "))
+    assert "-rs" in shlex.split(yaml.safe_load(line.partition(" = ")[2]))  # a TOML basic string reads as YAML
 
 
 def _exact(literal: str) -> Fraction:
