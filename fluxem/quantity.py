@@ -7,7 +7,7 @@ channels, and its additive offset in UNIT_OFF.
 
 Conventions (the same as pint's):
 - converting a temperature *point* applies the offset: 100 degC -> 373.15 K -> 212 degF;
-- `can_add` means "same dimension vector" (SPEC): True for 20 degC and 5 K, False for 3 kg and 20 m;
+- `can_add` means "same dimension vector" (docs/design.md §6): True for 20 degC and 5 K, False for 3 kg and 20 m;
   `add`/`sub` check the same thing and then apply pint's offset rules (below), which refuse 20 degC + 5 K;
 - `mul`/`div` of an offset temperature is refused (ValueError): convert it to K first.
 

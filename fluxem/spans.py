@@ -17,7 +17,7 @@ Cost: linear in len(text)
   none of its digits is read again as another number, and the unit after it is not read either.
 
 Values: `value` and `exact`
-- `value` is what SPEC §3 names: an int for an integer literal ("123", "1,500,000", any size), a float
+- `value` is what docs/design.md §7 names: an int for an integer literal ("123", "1,500,000", any size), a float
   otherwise ("1.5", ".5", "6.02e23", "1E-5", "3/4 cup"). A trailing dot is punctuation: "3." is the int 3.
 - `exact` is the literal's exact value as written: the same int for integers, else a Fraction: "0.1" ->
   Fraction(1, 10) (never the float 0.1000000000000000055), "6.02e23" -> 602 * 10**21, "2 1/2" -> 5/2.

@@ -1,4 +1,4 @@
-"""Config loading: exact SPEC values, unknown keys, wrong types, overrides, exit-2 messages."""
+"""Config loading: the shipped configs' documented values, unknown keys, wrong types, overrides, exit-2 messages."""
 
 from __future__ import annotations
 

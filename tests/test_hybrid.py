@@ -1,4 +1,4 @@
-"""The hybrid model: input format, FluxEM executor, and SPEC section 5 guards (a), (b), (c).
+"""The hybrid model: input format, FluxEM executor, and the docs/design.md §5.4 guards (a), (b), (c).
 
 The guards need a trained model: `trained` trains a small hybrid once per session (about 20 s on
 2 CPU cores) on 1-3 operation expressions with operands in [0, 99].
@@ -141,7 +141,7 @@ def test_regression_readout_trains(tmp_path):
     assert all(p.lstrip("-").isdigit() for p in model.predict([r["text"] for r in records[:5]]))
 
 
-# ----------------------------------------------------------------------------- SPEC section 5 guards
+# ----------------------------------------------------------------------------- docs/design.md §5.4 guards
 
 
 def test_trained_model_is_exact_in_distribution(trained):

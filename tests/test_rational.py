@@ -1,4 +1,4 @@
-"""Exact rationals in the residue channel (SPEC §7) against Python's Fraction, and the exact decoders'
+"""Exact rationals in the residue channel (docs/design.md §3) against Python's Fraction, and the exact decoders'
 refusal of corrupted vectors (issue 9.7)."""
 
 from __future__ import annotations

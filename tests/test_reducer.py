@@ -1,5 +1,5 @@
 """The mathds reduction hybrid (fxlab/reducer.py): the executor's instructions, the answer format, the
-teacher, and the SPEC 5.1 boundary (inference never parses the question)."""
+teacher, and the docs/design.md §5.3 boundary (inference never parses the question)."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_teacher_refuses_a_wrong_target():
     assert O.teacher_states("What is 2 + 3?", "6") == []
 
 
-# ----------------------------------------------------------------------------- SPEC 5.1 boundary
+# ----------------------------------------------------------------------------- docs/design.md §5.3 boundary
 
 
 def test_reducer_does_not_parse_text():

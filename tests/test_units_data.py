@@ -1,4 +1,4 @@
-"""Units data generation (SPEC section 4): determinism, targets against pint, held-out disjointness.
+"""Units data generation (docs/design.md §4.2): determinism, targets against pint, held-out disjointness.
 
 The targets come from fluxem's exact registry; pint (an independent registry) checks them here.
 """

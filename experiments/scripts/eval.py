@@ -1,4 +1,4 @@
-"""Evaluate the trained checkpoints on every test split and print the results table (SPEC section 4).
+"""Evaluate the trained checkpoints on every test split and print the results table (docs/design.md §4.4).
 
     python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml
     python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml --models token_only

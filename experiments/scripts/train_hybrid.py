@@ -1,4 +1,4 @@
-"""Train the hybrid model (model "hybrid"): FluxEM span slots + a transformer + the algebraic readout (SPEC 5).
+"""Train the hybrid model (model "hybrid"): FluxEM span slots + a transformer + the algebraic readout (docs/design.md §5).
 
     python experiments/scripts/train_hybrid.py --config experiments/configs/arithmetic_small.yaml
     python experiments/scripts/train_hybrid.py --config experiments/configs/arithmetic_tiny.yaml --epochs 2

@@ -6,7 +6,7 @@
 | data.py          | arithmetic data generation, JSONL read/write                              |
 | units_data.py    | units data generation                                                     |
 | token_model.py   | the character-level transformer baseline                                  |
-| hybrid.py        | the hybrid model: FluxEM span slots + transformer (SPEC section 5)        |
+| hybrid.py        | the hybrid model: FluxEM span slots + transformer (docs/design.md §5)     |
 | xval.py          | the xVal baseline (Golkar et al. 2023): scaled [NUM] tokens + number head  |
 | readout.py       | the hybrid's readouts (algebraic executor / regression ablation)          |
 | models.py        | model registry: name -> builder ("token_only", "xval", "hybrid")          |

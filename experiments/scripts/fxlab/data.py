@@ -1,4 +1,4 @@
-"""Experiment data: arithmetic generation (SPEC section 4) and JSONL read/write.
+"""Experiment data: arithmetic generation (docs/design.md §4.2) and JSONL read/write.
 
 An arithmetic record (one JSON object per line, keys sorted):
 

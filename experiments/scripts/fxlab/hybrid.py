@@ -1,4 +1,4 @@
-"""The hybrid model (SPEC section 5): characters + FluxEM span slots -> roles -> FluxEM algebra.
+"""The hybrid model (docs/design.md §5): characters + FluxEM span slots -> roles -> FluxEM algebra.
 
 Input. `fluxem.detect_spans(text)` finds the numbers, quantities and units. Each span becomes ONE slot:
 the projected bounded FluxEM features plus a type embedding (`fluxem.nn.FluxEMEmbedding`). Every other
@@ -206,7 +206,7 @@ class HybridModel(nn.Module):
 
 
 def build(cfg: Config) -> nn.Module:
-    if cfg.task == "mathds":  # real arithmetic text: the iterative-reduction hybrid (SPEC 5.1)
+    if cfg.task == "mathds":  # real arithmetic text: the iterative-reduction hybrid (docs/design.md §5.2)
         from fxlab.reducer import ReductionHybrid
 
         return ReductionHybrid(cfg.model)

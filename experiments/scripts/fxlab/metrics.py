@@ -1,4 +1,4 @@
-"""Metrics (SPEC section 4 "Evaluation") and the results table.
+"""Metrics (docs/design.md §4.4) and the results table.
 
 - exact_match: the predicted string equals the canonical target string.
 - rel_error: |pred - target| / max(|target|, 1), computed exactly (Python ints / Fractions) and then
@@ -148,9 +148,9 @@ def _fmt_rel(x) -> str:
 
 
 def format_table(metrics: dict, task: str = "arithmetic") -> str:
-    """The SPEC section 4 table for {model: {split: summary}}, plus a Wilson 95% CI section.
+    """The results table (docs/design.md §4.4) for {model: {split: summary}}, plus a Wilson 95% CI section.
 
-    Rows: the standard test splits in SPEC order, then any other splits (extra --data files) by name.
+    Rows: the standard test splits in their fixed order, then any other splits (extra --data files) by name.
     The mathds task has its own layout (format_mathds_table).
     """
     if task == "mathds":

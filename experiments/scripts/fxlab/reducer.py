@@ -1,4 +1,4 @@
-"""The hybrid for real arithmetic text (task `mathds`): iterative reduction over FluxEM slots (SPEC 5.1).
+"""The hybrid for real arithmetic text (task `mathds`): iterative reduction over FluxEM slots (docs/design.md §5.2).
 
 A question such as "What is -172 + 186 - (3 - (-19 - -5))?" is the hybrid's usual mixed sequence: BOS,
 characters, one SLOT per number span (its FluxEM vector), EOS. The network looks at the sequence and

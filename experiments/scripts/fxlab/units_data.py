@@ -1,4 +1,4 @@
-"""Units data generation (SPEC section 4): `generate_units(cfg) -> {split: records}`.
+"""Units data generation (docs/design.md §4.2): `generate_units(cfg) -> {split: records}`.
 
 Three kinds of question, mixed by the weights in `data.kinds` (default convert 0.6, can_add 0.2,
 combine 0.2; `data.include_can_add: false` drops can_add):
