@@ -30,19 +30,32 @@ One departure: pint computes difference - point (5 delta_degC - 20 degC = -15 de
 magnitudes in the point's unit, which gives another answer in degF; FluxEM refuses it.
 
 The exact-integer channel is for numbers; quantities leave it empty (`EXACT` = 0), so quantity
-vectors hold float SI values. For exact conversions of exact inputs (values read from text) use
+vectors hold float SI values.
+
+Every entry point validates its vectors (`_check`) and raises a one-line ValueError for anything the
+encoders do not write: a type tag that is not exactly one-hot ([1, 1, 0, 0] is the raw sum of a
+number and a quantity, [0, 2, 0, 0] of two quantities), a kind the operation does not take, a
+non-finite channel, dimension exponents that are not integers within +-MAX_EXPONENT (the parser's
+range, 12), an OFFSET flag other than -1, 0, +1 or one outside temperatures, and channels that disagree
+with the value in the linear channel (log magnitude, sign, zero flag, bounded features). Raw sums
+fail the tag (its entries add up); combinations that keep a one-hot tag, such as a + b - c, fail the
+agreement, because the log channel and the features are not linear in the value. What cannot be told
+apart is a combination that equals an encoder output channel for channel (x + 1 s - 1 kg is the
+vector of x m*s/kg, because a value of 1 adds nothing to any channel); that vector is then read as
+the quantity it is. For exact conversions of exact inputs (values read from text) use
 `convert_exact`, which works on the value and the unit strings.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
 
 from . import layout as L
 from .number import NumberEncoder, _check_finite, _encode_float_results
-from .units import KINDS, Unit, convert_exact, parse_unit
+from .units import KINDS, MAX_EXPONENT, Unit, convert_exact, parse_unit
 
 _QUANTITY_OR_UNIT = (L.TYPE_QUANTITY, L.TYPE_UNIT)
 POINT, DIFFERENCE, ABSOLUTE = 1.0, -1.0, 0.0  # OFFSET channel values, see the module docstring
@@ -81,22 +94,102 @@ def _flags_of(arr: np.ndarray) -> np.ndarray:
 
 
 def _check(e, kinds=_QUANTITY_OR_UNIT, name: str = "embedding") -> tuple[np.ndarray, bool]:
+    """-> (rows (N, 128), single). ValueError, one line, unless every row is a vector of one of `kinds`
+    as the encoders write it (see the module docstring)."""
     arr = np.asarray(e, dtype=np.float64)
     if arr.shape[-1:] != (L.EMBED_DIM,) or arr.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (128,) or (N, 128), got {arr.shape}")
     single = arr.ndim == 1
     arr = arr.reshape(-1, L.EMBED_DIM)
-    tags = arr[:, L.TYPE]
-    allowed = np.zeros(tags.shape[1], dtype=bool)
-    allowed[list(kinds)] = True
-    if not np.all(tags[:, allowed].sum(axis=1) == 1.0):
-        names = " or ".join(L.TYPE_NAMES[k] for k in kinds)
-        raise ValueError(f"{name} is not a {names} embedding (check its type tag)")
+    if len(arr) <= _SMALL_BATCH:  # one row is the common case: plain Python floats are ~10x faster
+        rows = range(len(arr))
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):
+            rows = np.flatnonzero(_bad_rows(arr, kinds)).tolist()
+    for i in rows:
+        why = _row_problem(arr[i].tolist(), kinds)
+        if why is not None:
+            raise ValueError(f"{name} {why}" if single else f"{name} (row {i}) {why}")
     return arr, single
 
 
+_SMALL_BATCH = 8
+_LOG_TOLERANCE = 1e-9  # relative: the ulps between the scalar and batch encoders, far below a raw sum's error
+_FEATURE_TOLERANCE = 1e-6  # the bounded features are float32
+_INV_LN10 = 1.0 / math.log(10.0)
+_TYPE_NAMES = L.TYPE_NAMES + ("reserved",)
+_OPERATORS_HINT = "Combine quantities with q.add / q.sub / q.mul / q.div"
+_F_SIGN, _F_ZERO, _F_LOGMAG = (L.FEATURES.start + f for f in (L.FEATURE_SIGN, L.FEATURE_ZERO, L.FEATURE_LOGMAG))
+_F_DIMS = slice(L.FEATURES.start + L.FEATURE_DIMS.start, L.FEATURES.start + L.FEATURE_DIMS.stop)
+_F_OFFSET = L.FEATURES.start + L.FEATURE_OFFSET
+
+
+def _row_problem(r: list[float], kinds) -> str | None:
+    """What is wrong with one row (a list of 128 floats) for an operation on `kinds`, or None. The
+    reference for `_bad_rows`, which finds the same rows in large batches."""
+    tag = r[L.TYPE]
+    if any(t != 0.0 and t != 1.0 for t in tag) or sum(tag) != 1.0:
+        return (f"has type tag {tag}, not one-hot: a raw vector sum, difference or multiple? "
+                f"{_OPERATORS_HINT}, not raw + or *")
+    kind = tag.index(1.0)
+    if kind not in kinds:
+        return f"is a {_TYPE_NAMES[kind]} embedding, not a {' or '.join(L.TYPE_NAMES[k] for k in kinds)} embedding"
+    dims = r[L.DIMS]
+    if not all(math.isfinite(d) and abs(d) <= MAX_EXPONENT and d == int(d) for d in dims):
+        return f"has dimension exponents {dims}: not integers within +-{MAX_EXPONENT}"
+    channel = next((c for c, x in enumerate(r) if not math.isfinite(x)), None)
+    if channel is not None:
+        name = next(n for n, start, stop in L.channel_table() if start <= channel < stop)
+        return f"has {r[channel]} in channel {channel} ({name}); pass vectors from QuantityEncoder"
+    flag, unit_off = r[L.OFFSET], r[L.UNIT_OFF]
+    if (flag not in (POINT, DIFFERENCE, ABSOLUTE) or (flag != ABSOLUTE and tuple(dims) != _TEMPERATURE)
+            or ((flag == POINT) != (unit_off != 0.0) if kind == L.TYPE_UNIT else unit_off != 0.0)
+            or (kind == L.TYPE_NUMBER and (any(dims) or flag != ABSOLUTE))):  # fmt: skip
+        return f"has OFFSET flag {flag:g} and unit offset {unit_off:g} with dimensions {dims}: not a valid combination"
+    value = r[L.LINEAR] * L.LINEAR_SCALE
+    zero = value == 0.0
+    ln = math.log(abs(value)) if not zero else 0.0
+    if (r[L.LOG_ZERO] != zero or r[L.LOG_SIGN] != (0.5 if value < 0 else 0.0)
+            or abs(r[L.LOG_MAG] - ln) > _LOG_TOLERANCE * max(1.0, abs(ln))
+            or r[_F_SIGN] != (value > 0) - (value < 0) or r[_F_ZERO] != zero
+            or abs(r[_F_LOGMAG] - math.tanh(ln * _INV_LN10 * 0.1)) > _FEATURE_TOLERANCE
+            or any(abs(f - math.tanh(d / 2.0)) > _FEATURE_TOLERANCE for f, d in zip(r[_F_DIMS], dims))
+            or r[_F_OFFSET] != flag or (kind == L.TYPE_UNIT and not value > 0.0)):  # fmt: skip
+        return ("has channels that disagree with its value (log magnitude, sign or features): a raw combination? "
+                + _OPERATORS_HINT)
+    return None
+
+
+def _bad_rows(arr: np.ndarray, kinds) -> np.ndarray:
+    """(N,) True where `_row_problem` finds a problem, for batches: the same checks on whole columns."""
+    tags = arr[:, L.TYPE]
+    bad = ~np.all((tags == 0.0) | (tags == 1.0), axis=1) | (tags.sum(axis=1) != 1.0)
+    allowed = np.zeros(len(_TYPE_NAMES), dtype=bool)
+    allowed[list(kinds)] = True
+    kind = np.argmax(tags, axis=1)
+    bad |= ~allowed[kind]
+    dims = arr[:, L.DIMS]
+    bad |= ~np.all(np.isfinite(arr), axis=1) | ~np.all((dims == np.rint(dims)) & (np.abs(dims) <= MAX_EXPONENT), axis=1)
+    flags, unit_off = arr[:, L.OFFSET], arr[:, L.UNIT_OFF]
+    is_number, is_unit = kind == L.TYPE_NUMBER, kind == L.TYPE_UNIT
+    temperature = np.all(dims == np.array(_TEMPERATURE), axis=1)
+    bad |= ((flags != POINT) & (flags != DIFFERENCE) & (flags != ABSOLUTE)) | ((flags != ABSOLUTE) & ~temperature)
+    bad |= np.where(is_unit, (flags == POINT) != (unit_off != 0.0), unit_off != 0.0)
+    bad |= is_number & (np.any(dims != 0.0, axis=1) | (flags != ABSOLUTE))
+    value = arr[:, L.LINEAR] * L.LINEAR_SCALE
+    zero = value == 0.0
+    ln = np.log(np.where(zero, 1.0, np.abs(value)))
+    bad |= (arr[:, L.LOG_ZERO] != zero) | (arr[:, L.LOG_SIGN] != np.where(value < 0, 0.5, 0.0))
+    bad |= np.abs(arr[:, L.LOG_MAG] - ln) > _LOG_TOLERANCE * np.maximum(1.0, np.abs(ln))
+    bad |= (arr[:, _F_SIGN] != np.sign(value)) | (arr[:, _F_ZERO] != zero)
+    bad |= np.abs(arr[:, _F_LOGMAG] - np.tanh(ln * _INV_LN10 * 0.1)) > _FEATURE_TOLERANCE
+    bad |= np.any(np.abs(arr[:, _F_DIMS] - np.tanh(dims / 2.0)) > _FEATURE_TOLERANCE, axis=1)
+    bad |= (arr[:, _F_OFFSET] != flags) | (is_unit & ~(value > 0.0))
+    return bad
+
+
 def _dims_of(arr: np.ndarray) -> np.ndarray:
-    return np.rint(arr[:, L.DIMS]).astype(np.int64)  # (N, 7)
+    return arr[:, L.DIMS].astype(np.int64)  # (N, 7); _check has made them integers within +-MAX_EXPONENT
 
 
 class QuantityEncoder:
@@ -285,6 +378,10 @@ class QuantityEncoder:
         si = np.where(zero, 0.0, np.where(negative, -mag, mag))
         _check_finite(si)
         dims = _dims_of(A) + sign * _dims_of(B)  # (N, 7)
+        if np.any(np.abs(dims) > MAX_EXPONENT):
+            i = int(np.argmax(np.any(np.abs(dims) > MAX_EXPONENT, axis=1)))
+            raise ValueError(f"QuantityEncoder.{'mul' if sign > 0 else 'div'}: the result's dimension exponents "
+                             f"{tuple(int(d) for d in dims[i])} are beyond +-{MAX_EXPONENT}")
         # 2 * (5 delta_degC) is still a difference (pint keeps delta_degC); anything else is absolute.
         is_difference = (_flags_of(A) == DIFFERENCE) | (_flags_of(B) == DIFFERENCE)
         temperature = np.all(dims == np.array(_TEMPERATURE), axis=1)

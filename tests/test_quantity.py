@@ -282,3 +282,164 @@ def test_error_units_benchmark_runs_and_the_exact_path_is_exact():
             assert (median, worst, wrong) == (0, 0, 0), name
         else:
             assert worst < 1e-12, name  # the README quotes the 20,000-case maxima (7e-14 at worst)
+
+
+# ----------------------------------------------------------------------------------------------
+# Malformed vectors: raw sums, corrupted type tags, dimensions and flags raise, never give a number
+
+enc = fluxem.NumberEncoder()
+
+
+def _every_reader(v):
+    """Each QuantityEncoder entry point applied to v (with a valid partner where it takes two)."""
+    partner = q.encode(2, "m")
+    return [
+        lambda: q.dimensions(v), lambda: q.si_value(v), lambda: q.convert(v, "m"), lambda: q.can_add(v, partner),
+        lambda: q.can_add(partner, v), lambda: q.add(v, partner), lambda: q.sub(partner, v), lambda: q.mul(v, partner),
+        lambda: q.div(partner, v),
+    ]  # fmt: skip
+
+
+def _assert_refused(v):
+    for read in _every_reader(v):
+        with pytest.raises(ValueError) as info:
+            read()
+        assert "\n" not in str(info.value)
+
+
+def _with(v, channel, value):
+    v = np.array(v, dtype=np.float64)
+    v[channel] = value
+    return v
+
+
+def test_raw_sums_are_refused():
+    """The README's promise: operators refuse raw sums; the number + quantity sum gave 5.0."""
+    raw = enc.encode(2) + q.encode(3, "m")
+    with pytest.raises(ValueError, match=r"type tag \[1\.0, 1\.0, 0\.0, 0\.0\].*raw vector sum.*q\.add"):
+        q.convert(raw, "m")
+    for v in (raw, q.encode(3, "m") + q.encode(2, "m"), q.encode(3, "m") - q.encode(2, "m"), 2 * q.encode(3, "m"),
+              q.encode(3, "m") + q.encode(2, "m") - q.encode(4, "m"), q.encode_unit("km") + q.encode(3, "m")):
+        _assert_refused(v)
+
+
+@pytest.mark.parametrize("tag", [[1, 1, 0, 0], [-1, 1, 0, 0], [0, 0, 0, 0], [0, 1, 0, 1], [0, 0.5, 0, 0],
+                                 [0, 1 + 1e-12, 0, 0], [0, 0, 0, 1], [np.nan, 1, 0, 0]])  # fmt: skip
+def test_corrupted_type_tags_are_refused(tag):
+    _assert_refused(_with(q.encode(3, "m"), L.TYPE, tag))
+
+
+@pytest.mark.parametrize("value", [1.5, 1 + 1e-9, np.nan, np.inf, -np.inf, 13.0, -13.0, 1e300])
+def test_corrupted_dimensions_are_refused(value):
+    """Non-integer dimensions were rounded silently and NaN gave -9223372036854775808."""
+    v = _with(q.encode(3, "m"), L.DIMS.start, value)
+    with pytest.raises(ValueError, match="dimension"):
+        q.dimensions(v)
+    _assert_refused(v)
+
+
+def test_a_dimension_changed_without_its_feature_is_refused():
+    _assert_refused(_with(q.encode(3, "m"), L.DIMS.start, 2.0))  # m -> m^2, FEATURE_DIMS still says m
+
+
+@pytest.mark.parametrize("value", [0.5, 2.0, -0.5, np.nan])
+def test_corrupted_offset_flags_are_refused(value):
+    _assert_refused(_with(q.encode(20, "degC"), L.OFFSET, value))
+
+
+def test_offset_flags_outside_temperatures_are_refused():
+    v = _with(q.encode(3, "m"), L.OFFSET, 1.0)
+    v[L.FEATURES.start + L.FEATURE_OFFSET] = 1.0
+    _assert_refused(v)
+
+
+def test_products_beyond_the_exponent_range_are_refused():
+    m6 = q.encode(2, "m^6")
+    assert q.dimensions(q.mul(m6, m6)) == (12, 0, 0, 0, 0, 0, 0)
+    with pytest.raises(ValueError, match=r"dimension exponents .* beyond"):
+        q.mul(q.mul(m6, m6), q.encode(1, "m"))
+    with pytest.raises(ValueError, match=r"dimension exponents .* beyond"):
+        q.div(q.encode(1, "s^-12"), q.encode(2, "s"))
+
+
+def test_valid_vectors_of_every_kind_still_pass():
+    """Numbers (scalar and batch paths), quantities, units and operator results are accepted."""
+    number_rows = [enc.encode(3), enc.encode(Fraction(1, 3)), enc.encode([2.5, -7, 0, 10**300])[1], enc.encode(0)]
+    for n in number_rows:
+        assert q.dimensions(q.mul(n, q.encode(2, "m"))) == (1, 0, 0, 0, 0, 0, 0)
+    for unit in ("km", "degC", "delta_degF", "K", "kg/(m*s^2)", "%", "L/100km", "s^-12"):
+        assert q.dimensions(q.encode_unit(unit)) == parse_unit(unit).dimensions
+        assert q.dimensions(q.encode([0, -1.5, 5e-324, 1e300], unit)) == [parse_unit(unit).dimensions] * 4
+    d = q.sub(q.encode(20, "degC"), q.encode(5, "degC"))
+    assert q.convert(q.add(q.encode(1, "degF"), d), "degF") == pytest.approx(28.0)
+
+
+_VALUES = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e12, 1e12, allow_nan=False), st.floats(1e-300, 1e-290))
+_UNITS = st.sampled_from(["m", "km", "s", "kg", "degC", "delta_degC", "K", "m/s", "%", "J", "ft^2"])
+
+
+@st.composite
+def _valid_vectors(draw):
+    kind = draw(st.sampled_from(["quantity", "unit", "number"]))
+    if kind == "number":
+        value = draw(_VALUES)
+        return enc.encode(value), value
+    unit = parse_unit(draw(_UNITS))
+    if kind == "unit":
+        return q.encode_unit(unit), unit.factor
+    value = draw(_VALUES)
+    return q.encode(value, unit), value * unit.factor + unit.offset
+
+
+@given(st.lists(_valid_vectors(), min_size=2, max_size=3), st.lists(st.sampled_from([-2, -1, 1, 2]), min_size=3, max_size=3))
+def test_fuzz_raw_combinations_are_refused(terms, coefficients):
+    """Any raw integer combination of two or three encoder outputs raises, except where it is itself an
+    encoder output: one vector, or terms that cancel exactly (x + 1 s - 1 kg is the canonical vector of
+    x m*s/kg: every channel of a unit value 1 is neutral). So the terms' SI values are kept distinct."""
+    from hypothesis import assume
+
+    values = [abs(si) for _, si in terms]
+    assume(all(abs(a - b) > 1e-6 * max(a, b) for i, a in enumerate(values) for b in values[i + 1 :]))
+    v = sum(c * vec for c, (vec, _) in zip(coefficients, terms))
+    _assert_refused(v)
+
+
+@given(_valid_vectors(), st.sampled_from(["tag", "dims", "offset"]), st.integers(0, 6),
+       st.floats(allow_nan=True, allow_infinity=True))  # fmt: skip
+def test_fuzz_corrupted_channels_are_refused(vector, channel, index, value):
+    v = np.array(vector[0])
+    target = {"tag": L.TYPE.start + index % 4, "dims": L.DIMS.start + index, "offset": L.OFFSET}[channel]
+    from hypothesis import assume
+
+    assume(not v[target] == value)  # a real change (NaN always is)
+    v[target] = value
+    _assert_refused(v)
+
+
+@given(st.lists(st.tuples(_valid_vectors(), st.sampled_from(["none", "tag", "dims", "offset", "log", "sum"]),
+                          st.integers(0, 6), st.floats(allow_nan=True, allow_infinity=True)),
+                min_size=9, max_size=20))  # fmt: skip
+def test_batches_find_the_rows_the_row_check_finds(rows):
+    """Batches of more than 8 rows are checked column-wise (`_bad_rows`); they must flag exactly the rows
+    the per-row reference (`_row_problem`) flags, and the error names the first of them."""
+    from fluxem.quantity import _bad_rows, _row_problem
+
+    batch = []
+    for (vector, _), how, index, value in rows:
+        v = np.array(vector)
+        if how == "sum":
+            v = v + q.encode(3, "m")
+        elif how != "none":
+            v[{"tag": index % 4, "dims": L.DIMS.start + index, "offset": L.OFFSET, "log": L.LOG_MAG}[how]] = value
+        batch.append(v)
+    batch = np.array(batch)
+    for kinds in ((L.TYPE_QUANTITY,), (L.TYPE_QUANTITY, L.TYPE_UNIT), (L.TYPE_NUMBER, L.TYPE_QUANTITY)):
+        with np.errstate(invalid="ignore", over="ignore"):
+            fast = _bad_rows(batch, kinds).tolist()
+        assert fast == [_row_problem(v.tolist(), kinds) is not None for v in batch]
+    bad = [i for i, v in enumerate(batch) if _row_problem(v.tolist(), (L.TYPE_QUANTITY, L.TYPE_UNIT)) is not None]
+    if bad:
+        with pytest.raises(ValueError, match=rf"^embedding \(row {bad[0]}\) "):
+            q.dimensions(batch)
+    else:
+        assert len(q.dimensions(batch)) == len(batch)
