@@ -16,10 +16,11 @@ try:
     import torch
     from torch import nn
 except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError("fluxem.nn needs torch: pip install 'fluxem[train]'") from exc
+    # the install from this checkout: 'fluxem[train]' alone would fetch an unrelated package of that name
+    raise ImportError("fluxem.nn needs torch: run pip install -e '.[train]' from the FluxEM repository root") from exc
 
 from . import layout as L
-from .number import NumberEncoder, _plain_rows
+from .number import NumberEncoder, _plain_rows, _real_embeddings
 from .quantity import QuantityEncoder
 from .spans import Span
 
@@ -81,13 +82,15 @@ class FluxEMEmbedding(nn.Module):
 
     def forward(self, vectors: torch.Tensor, type_ids: torch.Tensor) -> torch.Tensor:
         """vectors (..., 128) FluxEM vectors, type_ids (...) long -> (..., hidden_dim)."""
+        if vectors.is_complex():  # .to() a real dtype would drop the imaginary part
+            raise TypeError(f"vectors is a complex tensor ({vectors.dtype}); FluxEM embeddings are real")
         features = vectors[..., L.FEATURES].to(self.proj.weight.dtype)  # (..., 36), bounded in [-1, 1]
         return self.proj(features) + self.type_embedding(type_ids)
 
     def embed_vectors(self, vectors: np.ndarray) -> torch.Tensor:
         """(S, 128) NumPy FluxEM vectors -> (S, hidden) on the module's device; types from the type tag."""
         device = self.proj.weight.device
-        vecs = torch.as_tensor(np.ascontiguousarray(vectors), dtype=torch.float64, device=device)
+        vecs = torch.as_tensor(np.ascontiguousarray(_real_embeddings(vectors, "vectors")), device=device)
         type_ids = vecs[..., L.TYPE][..., :3].argmax(dim=-1)
         return self(vecs, type_ids)
 

@@ -10,6 +10,12 @@ Channel layout: see `fluxem.layout`. Exactness policy (documented in the README)
   where every integer is a float of that type, so the float almost surely *means* that integer (2.0 is
   exact, 1e20 and float32(3e10) = 30000001024 are not: pass int(...) for that). Non-integral floats are
   never exact (0.1 is not 1/10): pass Decimal("0.1") or Fraction(1, 10) for an exact value.
+- Every value needs a float64 for the float channels: a magnitude past about 1.8e308 raises ValueError, and
+  so does a non-zero Decimal or Fraction that rounds to float 0.0 (below about 2.5e-324), because a zero
+  linear channel and zero flag would claim an exact 0. Such a value is never exact anyway (the smallest
+  exact non-integer is 1e-38).
+- A value decides its row: value-equal inputs of one type (Decimal("2") and Decimal("2.000")) encode to
+  the same bytes, whatever was encoded before.
 - An operator's result is exact only when all of its inputs are exact and the result is within capacity.
   Exactness never comes back from float arithmetic. Integer results come from the native channels
   (residue sums, discrete-log sums, CRT); results with a non-integer input or output come from the
@@ -51,13 +57,19 @@ _SMALL_LIST = 64  # lists/tuples of plain Python numbers up to this length take 
 # ----------------------------------------------------------------------------- input handling
 
 
+def _digits(n: int) -> int:
+    """Decimal digits of abs(n), without str(): that conversion is refused past 4,300 digits."""
+    d = math.ceil(abs(n).bit_length() * math.log10(2))  # the digit count or one more
+    return max(1, d if abs(n) >= 10 ** (d - 1) else d - 1)
+
+
 def _int_to_float(x: int) -> float:
     try:
         return float(x)
     except OverflowError:
         raise ValueError(
-            f"integer with {len(str(abs(x)))} digits exceeds the float64 range of FluxEM's float channels "
-            "(about 1.8e308)"
+            f"integer with {_digits(x)} digits exceeds the float64 range of FluxEM's float channels "
+            "(about 1.8e308; exact up to 10**75): rescale it before encoding"
         ) from None
 
 
@@ -109,8 +121,11 @@ def _normalize(x):
             raise ValueError(f"FluxEM cannot encode {x!r}: only finite numbers have embeddings")
         if x and x.adjusted() > 308:
             raise ValueError(f"{x!r:.60} exceeds the float64 range of FluxEM's float channels (about 1.8e308)")
-        if x.as_tuple().exponent < -400:  # denominator past any capacity; keep only the float value
-            return float(x), None, None
+        if x and x.adjusted() <= -324:  # may round to a float 0.0 (below about 2.5e-324)
+            _nonzero_float(x, float(x))
+        exponent = x.as_tuple().exponent
+        if exponent < -400 and _reduced_exponent(x) < -400:  # denominator past any capacity: float only
+            return _nonzero_float(x, float(x)), None, None
         x = Fraction(x)
     if isinstance(x, numbers.Rational) and not isinstance(x, (bool, np.bool_)):
         return _normalize_fraction(Fraction(x))
@@ -127,8 +142,32 @@ def _normalize_fraction(fr: Fraction):
     try:
         v = float(fr)
     except OverflowError:
-        raise ValueError(f"{fr} exceeds the float64 range of FluxEM's float channels") from None
+        raise ValueError(f"a fraction with a {_digits(fr.numerator)}-digit numerator and a "
+                         f"{_digits(fr.denominator)}-digit denominator exceeds the float64 range of FluxEM's "
+                         "float channels (about 1.8e308): rescale it before encoding") from None
+    if v == 0.0:  # fr is not 0 (its denominator is not 1); only a value below float range gets here
+        _nonzero_float(fr, v)
     return v, None, (fr if _rational_is_exact(fr) else None)
+
+
+def _reduced_exponent(x: Decimal) -> int:
+    """The exponent of a finite Decimal with its trailing zero digits dropped (0 for zero): equal values give
+    equal answers (Decimal("2.000") and Decimal("2") both 0), so a rule on it depends only on the value."""
+    _, digits, exponent = x.as_tuple()
+    stripped = "".join(map(str, digits)).rstrip("0")
+    return exponent + len(digits) - len(stripped) if stripped else 0
+
+
+def _nonzero_float(x, v: float) -> float:
+    """v, the float of the non-zero x; ValueError where x is too small for float64, rather than a zero
+    (the zero flag would claim an exact 0 that a divisor or a product then trusts)."""
+    if v == 0.0 and x != 0:
+        shown = f"{x!r:.60}" if isinstance(x, Decimal) else (
+            f"a fraction with a {_digits(x.denominator)}-digit denominator")
+        raise ValueError(f"{shown} is not zero but below the float64 range of FluxEM's float channels (it "
+                         "rounds to 0.0; the smallest non-zero float64 is about 4.9e-324): pass 0 if you mean zero, "
+                         "or rescale it before encoding")
+    return v
 
 
 _is_bool = np.frompyfunc(lambda v: isinstance(v, (bool, np.bool_)), 1, 1)
@@ -147,7 +186,11 @@ def _as_batch(x) -> tuple[np.ndarray, tuple[int, ...]]:
             raise TypeError(f"FluxEM encodes rectangular array-likes of numbers: {exc}") from None
         if obj.size and _is_bool(obj).any():
             raise TypeError("FluxEM does not encode bools (found one in the list); cast to int if you mean 0/1")
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # nesting that an object array takes but a numeric one does not, as [1, [2, 3]]
+            raise TypeError("FluxEM encodes rectangular array-likes of numbers; got a ragged or nested list "
+                            "(each element must be a number, each row the same length)") from None
         if arr.dtype.kind == "O":
             arr = obj
     if arr.dtype == bool:
@@ -288,6 +331,7 @@ def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> Non
         np.copyto(absval, 1.0, where=zero)  # ln = 0 for zero
     ln = np.log(absval, out=buf[L.LOG_MAG])
     np.divide(values, L.LINEAR_SCALE, out=buf[L.LINEAR])
+    buf[L.LINEAR] += 0.0  # -0.0 -> 0.0, as the scalar path writes it (bit-identical rows)
     np.multiply(values < 0, 0.5, out=buf[L.LOG_SIGN])
     buf[L.LOG_ZERO] = zero
     if exact is True or exact.any():
@@ -627,7 +671,12 @@ def _plain_rows(values) -> list[bytes] | None:
     """The cached row bytes of each value where encode() of this list takes the pure-Python path (1 to
     _SMALL_LIST plain Python numbers), else None."""
     if 0 < len(values) <= _SMALL_LIST and _PLAIN.issuperset(map(type, values)):
-        return [_row_of(v) for v in values]
+        try:
+            return [_row_of(v) for v in values]
+        except TypeError:  # the cache key: a signaling NaN Decimal cannot be hashed
+            for v in values:
+                _normalize(v)  # raises the ValueError for that NaN
+            raise
     return None
 
 
@@ -640,22 +689,37 @@ def _rows_to_array(parts) -> np.ndarray:
 # ----------------------------------------------------------------------------- decoding and validation
 
 
+_OPERATORS_HINT = ("combine number embeddings with NumberEncoder.add/sub/mul/div (raw +, -, *, / on vectors "
+                   "break the exact channels)")
+
+
 def _type_error_hint(tag: np.ndarray, name: str, i: int) -> str:
-    if tag[L.TYPE_QUANTITY] != 0 or tag[L.TYPE_UNIT] != 0:
+    if not np.isfinite(tag).all():  # what a raw `/` of two number vectors gives (0 / 0 in the tag)
+        return (f"{name} (row {i}) is not a valid embedding: its type tag {tag.tolist()} holds NaN or inf "
+                "(a raw `/` of vectors gives that); pass vectors from NumberEncoder.encode and " + _OPERATORS_HINT)
+    if tag[L.TYPE_NUMBER] == 0 and tag[3] == 0 and (tag[L.TYPE_QUANTITY] != 0 or tag[L.TYPE_UNIT] != 0):
         return (f"{name} (row {i}) is a quantity or unit embedding, not a number; use QuantityEncoder "
                 "(convert, si_value) for it")
-    if tag[L.TYPE_NUMBER] not in (0.0, 1.0) and tag[3] == 0:
+    if tag[L.TYPE_NUMBER] not in (0.0, 1.0) and not tag[1:].any():
         return (f"{name} (row {i}) has number type tag {tag[L.TYPE_NUMBER]:g}, not 1: a raw vector sum or "
                 "multiple of number embeddings. decode() reads its linear channel; for exact results "
                 "combine embeddings with enc.add / enc.sub / enc.mul / enc.div instead of raw +")
-    return (f"{name} (row {i}) is not a number embedding (type tag {tag.tolist()}); pass a vector from "
-            "NumberEncoder.encode or its operators")
+    return (f"{name} (row {i}) has no valid number type tag ({tag.tolist()}, not [1, 0, 0, 0]); pass a vector "
+            "from NumberEncoder.encode, and " + _OPERATORS_HINT)
+
+
+def _real_embeddings(e, name: str) -> np.ndarray:
+    """e as a float64 array; TypeError for complex input, whose imaginary part a cast would drop."""
+    arr = np.asarray(e)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} is a complex array ({arr.dtype}); FluxEM embeddings are real float64 vectors")
+    return arr.astype(np.float64, copy=False)
 
 
 def _check_embeddings(e, name: str = "embedding", strict: bool = True) -> tuple[np.ndarray, tuple]:
     """-> (rows (N, 128) float64, batch shape). strict: canonical number vectors only (type tag 1);
     otherwise any real linear combination of number vectors (what raw `+`/`-` produce)."""
-    arr = np.asarray(e, dtype=np.float64)
+    arr = _real_embeddings(e, name)
     if arr.ndim == 0 or arr.shape[-1] != L.EMBED_DIM:
         raise ValueError(f"{name} must have shape (128,) or (..., 128), got {arr.shape}")
     shape = arr.shape[:-1]
@@ -716,28 +780,93 @@ def _exact_values(arr: np.ndarray) -> list:
     return out
 
 
-def _decode_exact_rows(arr: np.ndarray, exact: np.ndarray) -> list:
-    """Exact values of rows (N, 128) whose validation (_exact_rows) is `exact`; ValueError for any row that
-    is not exact, or whose exact value disagrees with its linear channel."""
-    if not exact.all():
-        i = int(np.flatnonzero(~exact)[0])
-        if arr[i, L.EXACT] == 1.0:
-            raise ValueError(f"row {i}: the exact channels are inconsistent (corrupted, or not made by "
-                             "NumberEncoder); refusing to decode an exact value")
+# The outcome of validating one row's exact channels (_validate_exact).
+_NOT_EXACT, _EXACT_OK, _INCONSISTENT, _MISMATCH = 0, 1, 2, 3
+
+
+def _validate_exact(arr: np.ndarray) -> tuple[np.ndarray, list]:
+    """The one validation of the exact channels, behind is_exact, decode_exact, decode_int and the operators.
+
+    -> (status (N,) of _NOT_EXACT / _EXACT_OK / _INCONSISTENT / _MISMATCH, values): values[i] is the exact
+    int or Fraction where status is _EXACT_OK, else None. A row is _EXACT_OK only when its EXACT flag is 1,
+    its exact channels agree with each other (_exact_rows), they decode within capacity, and the decoded
+    value rounds to the linear channel's float exactly (every encoder and operator writes float(value)
+    there). _INCONSISTENT and _MISMATCH rows claim exactness they do not have: corrupted vectors.
+    """
+    n = len(arr)
+    status = np.zeros(n, dtype=np.int8)
+    values: list = [None] * n
+    flag = arr[:, L.EXACT] == 1.0
+    if not flag.any():
+        return status, values
+    consistent = _exact_rows(arr)
+    status[flag & ~consistent] = _INCONSISTENT
+    idx = np.flatnonzero(consistent)
+    if not len(idx):
+        return status, values
+    rows = arr if len(idx) == n else arr[idx]
+    decoded = _exact_values(rows)
+    as_float = np.array([np.nan if v is None else float(v) for v in decoded])
+    agree = as_float == rows[:, L.LINEAR] * L.LINEAR_SCALE  # False for None (NaN)
+    status[idx] = np.where(agree, _EXACT_OK, _MISMATCH)
+    for i, v, ok in zip(idx.tolist(), decoded, agree.tolist()):
+        if ok:
+            values[i] = v
+    return status, values
+
+
+def _exact_problem(arr: np.ndarray, status: np.ndarray, what: str, consequence: str) -> str | None:
+    """The message for the first row of arr that claims exactness it does not have, or None."""
+    bad = np.flatnonzero(status >= _INCONSISTENT)
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    if status[i] == _INCONSISTENT:
+        return (f"{what} (row {i}): the exact channels are inconsistent (corrupted, or not made by "
+                f"NumberEncoder); {consequence}")
+    return (f"{what} (row {i}): the exact channels do not match the linear channel "
+            f"({arr[i, L.LINEAR] * L.LINEAR_SCALE:.6g}); the vector is corrupted - {consequence}")
+
+
+def _decode_exact_rows(arr: np.ndarray, status: np.ndarray, values: list, integers: bool = False) -> list:
+    """values, after a ValueError for the first row of arr (N, 128) that is not _EXACT_OK (status and values
+    from _validate_exact); with integers=True also for an exact row that is a fraction."""
+    problem = _exact_problem(arr, status, "embedding", "refusing to decode an exact value")
+    if problem:
+        raise ValueError(problem)
+    not_exact = np.flatnonzero(status == _NOT_EXACT)
+    if len(not_exact):
+        i = int(not_exact[0])
+        if integers:
+            raise ValueError(
+                f"row {i} is not an exact integer (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers "
+                f"exactly only up to 10**75 in absolute value - use decode() for the float value")
         raise ValueError(
             f"row {i} is not exact (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers exactly up to "
             f"10**75 and fractions n/d up to 10**38 (no 16-bit prime dividing d) - use decode() for the "
             f"float value"
         )
-    values = _exact_values(arr)
-    lin = arr[:, L.LINEAR] * L.LINEAR_SCALE
-    as_float = np.array([np.nan if v is None else float(v) for v in values])
-    agree = np.abs(as_float - lin) <= 1e-12 * np.abs(lin) + 1e-300  # False for None (NaN)
-    if not agree.all():
-        i = int(np.flatnonzero(~agree)[0])
-        raise ValueError(f"row {i}: the exact channels do not match the linear channel ({lin[i]:.6g}); "
-                         "the vector is corrupted - refusing to decode an exact value")
+    if integers:
+        for i, v in enumerate(values):
+            if type(v) is not int:
+                raise ValueError(f"row {i} is not an integer (value ~ {arr[i, L.LINEAR]:.6g}); use "
+                                 "decode_exact() for the exact Fraction or decode() for the float value")
     return values
+
+
+def _check_log_channel(arr: np.ndarray, name: str) -> None:
+    """ValueError where a row's log channel (what mul adds) does not hold ln abs, sign and zero flag of its
+    linear channel: a product from a forged log channel would be silently wrong."""
+    lin = arr[:, L.LINEAR] * L.LINEAR_SCALE
+    zero = lin == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ln = np.where(zero, 0.0, np.log(np.abs(lin)))
+        ok = np.abs(arr[:, L.LOG_MAG] - ln) <= 1e-12 * np.maximum(1.0, np.abs(ln))  # np.log vs math.log: 1 ulp
+    ok &= (arr[:, L.LOG_SIGN] == np.where(lin < 0, 0.5, 0.0)) & (arr[:, L.LOG_ZERO] == zero)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise ValueError(f"{name} (row {i}): the log channel does not match the linear channel "
+                         f"({lin[i]:.6g}); the vector is corrupted - refusing to multiply it")
 
 
 def _reshape_list(values: list, shape: tuple):
@@ -768,8 +897,10 @@ class NumberEncoder:
         """Encode a number (-> (128,)) or any array-like of numbers (shape S -> S + (128,)).
 
         Accepts ints (any size), floats, `Fraction` and `Decimal` (exact: Decimal("0.1") is 1/10), and
-        NumPy arrays of them. `out`, a writable float64 array of shape S + (128,), receives the result
-        and is returned; reusing one saves the page faults of a fresh allocation on large batches.
+        NumPy arrays of them. ValueError for NaN, inf, a magnitude past float64 range (about 1.8e308), and a
+        non-zero value that float64 would round to 0.0 (it is refused, never encoded as zero); TypeError
+        for bools, non-numbers and ragged lists. `out`, a writable float64 array of shape S + (128,),
+        receives the result and is returned; reusing one saves the page faults of a fresh allocation on large batches.
 
         >>> NumberEncoder().encode([1, 2.5, -3e9]).shape
         (3, 128)
@@ -781,7 +912,7 @@ class NumberEncoder:
             fast = _fast_encode(x)
             if fast is not None:
                 return fast
-        if np.ndim(x) == 0 and not isinstance(x, (str, bytes)):
+        if not isinstance(x, (list, tuple, str, bytes)) and np.ndim(x) == 0:  # (np.ndim of a ragged list raises)
             item = x[()] if isinstance(x, np.ndarray) else x
             if isinstance(x, np.ndarray) and x.dtype == bool:
                 raise TypeError("FluxEM does not encode bools; cast to int if you mean 0/1")
@@ -815,14 +946,15 @@ class NumberEncoder:
     def is_exact(self, e) -> bool | np.ndarray:
         """True where the exact channels hold the value exactly (integer or rational within capacity).
 
-        The EXACT flag is not trusted alone: the residues, discrete logs and flags must agree.
+        The EXACT flag is not trusted alone: the residues, discrete logs and flags must agree, and the
+        exact value must round to the linear channel. True exactly where decode_exact succeeds.
 
         >>> enc = NumberEncoder()
         >>> enc.is_exact(enc.encode(10**75)), enc.is_exact(enc.encode(10**75 + 1)), enc.is_exact(enc.encode(0.5))
         (True, False, False)
         """
         arr, shape = _check_embeddings(e)
-        exact = _exact_rows(arr)
+        exact = _validate_exact(arr)[0] == _EXACT_OK
         return bool(exact[0]) if not shape else exact.reshape(shape)
 
     def decode_exact(self, e):
@@ -839,7 +971,7 @@ class NumberEncoder:
         2
         """
         arr, shape = _check_embeddings(e)
-        return _reshape_list(_decode_exact_rows(arr, _exact_rows(arr)), shape)
+        return _reshape_list(_decode_exact_rows(arr, *_validate_exact(arr)), shape)
 
     def decode_int(self, e) -> int | list[int]:
         """The exact Python int (list of ints for a batch), by the Chinese remainder theorem.
@@ -851,36 +983,32 @@ class NumberEncoder:
         -999999999999999999999999999999999999999999999999999999999993
         """
         arr, shape = _check_embeddings(e)
-        exact = _exact_rows(arr)  # validated once, shared with _decode_exact_rows
-        if exact.all():
-            not_int = arr[:, L.INTEGRAL] != 1.0
-            if not_int.any():
-                i = int(np.flatnonzero(not_int)[0])
-                raise ValueError(f"row {i} is not an integer (value ~ {arr[i, L.LINEAR]:.6g}); use "
-                                 "decode_exact() for the exact Fraction or decode() for the float value")
-        try:
-            values = _decode_exact_rows(arr, exact)
-        except ValueError as exc:
-            if "is not exact" in str(exc):
-                i = int(np.flatnonzero(~exact)[0])
-                raise ValueError(
-                    f"row {i} is not an exact integer (value ~ {arr[i, L.LINEAR]:.6g}); FluxEM holds integers "
-                    f"exactly only up to 10**75 in absolute value - use decode() for the float value"
-                ) from None
-            raise
-        return _reshape_list(values, shape)
+        return _reshape_list(_decode_exact_rows(arr, *_validate_exact(arr), integers=True), shape)
 
     # ------------------------------------------------------------------------- operators
 
-    def _binary(self, a, b):
+    def _binary(self, a, b, log: bool = False):
+        """-> (A, B, single, xa, xb): the operands broadcast to (N, 128), and their exact values (lists of
+        N, None where not exact), from the decoders' validation. ValueError for an operand that claims
+        exactness it does not have, or (log=True, for mul) whose log channel disagrees with its linear one."""
         A, shape_a = _check_embeddings(a, "a")
         B, shape_b = _check_embeddings(b, "b")
         if len(shape_a) > 1 or len(shape_b) > 1:
             raise ValueError("operators take (128,) or (N, 128) embeddings; reshape to (-1, 128) first")
         if len(A) != len(B) and len(A) != 1 and len(B) != 1:
             raise ValueError(f"batch sizes differ: {len(A)} vs {len(B)}")
+        exact_values = []
+        for arr, name in ((A, "a"), (B, "b")):
+            status, values = _validate_exact(arr)
+            problem = _exact_problem(arr, status, name, "refusing to compute with it")
+            if problem:
+                raise ValueError(problem)
+            if log:
+                _check_log_channel(arr, name)
+            exact_values.append(values)
         A, B = np.broadcast_arrays(A, B)
-        return A, B, not shape_a and not shape_b
+        xa, xb = (values if len(values) == len(A) else values * len(A) for values in exact_values)  # 1 row -> N
+        return A, B, not shape_a and not shape_b, xa, xb
 
     def _finish(self, exact_results: dict, float_values, single):
         """Re-derive every channel: exact rows from their exact values, the rest from float values."""
@@ -903,25 +1031,19 @@ class NumberEncoder:
         return out[0] if single else out
 
     @staticmethod
-    def _split_exact(A, B):
+    def _split_exact(xa: list, xb: list):
         """(integer rows, rational rows): both inputs exact; integer rows have two integer inputs."""
-        both = _exact_rows(A) & _exact_rows(B)
-        ints = both & (A[:, L.INTEGRAL] == 1.0) & (B[:, L.INTEGRAL] == 1.0)
+        both = np.array([x is not None and y is not None for x, y in zip(xa, xb)], dtype=bool)
+        ints = both & np.array([type(x) is int and type(y) is int for x, y in zip(xa, xb)], dtype=bool)
         return ints, both & ~ints
 
     @staticmethod
-    def _fraction_results(A, B, rows, op) -> dict:
-        """row -> exact result of op on the decoded exact inputs (None where an input will not decode)."""
-        if not rows.any():
-            return {}
-        idx = np.flatnonzero(rows)
-        xa, xb = _exact_values(A[idx]), _exact_values(B[idx])
+    def _fraction_results(xa: list, xb: list, rows, op) -> dict:
+        """row -> exact result of op on the validated exact inputs."""
         out = {}
-        for i, x, y in zip(idx, xa, xb):
-            if x is None or y is None:
-                continue
-            r = op(Fraction(x), Fraction(y))
-            out[int(i)] = r.numerator if r.denominator == 1 else r
+        for i in np.flatnonzero(rows).tolist():
+            r = op(Fraction(xa[i]), Fraction(xb[i]))
+            out[i] = r.numerator if r.denominator == 1 else r
         return out
 
     def add(self, a, b) -> np.ndarray:
@@ -943,10 +1065,10 @@ class NumberEncoder:
         return self._additive(a, b, -1)
 
     def _additive(self, a, b, sign: int) -> np.ndarray:
-        A, B, single = self._binary(a, b)
+        A, B, single, xa, xb = self._binary(a, b)
         values = (A[:, L.LINEAR] + sign * B[:, L.LINEAR]) * L.LINEAR_SCALE
-        int_rows, rat_rows = self._split_exact(A, B)
-        results = self._fraction_results(A, B, rat_rows, (lambda x, y: x + y) if sign > 0 else (lambda x, y: x - y))
+        int_rows, rat_rows = self._split_exact(xa, xb)
+        results = self._fraction_results(xa, xb, rat_rows, (lambda x, y: x + y) if sign > 0 else (lambda x, y: x - y))
         if int_rows.any():
             # Both inputs within 1e75 => abs(result) <= 2e75 < M/2, so the CRT decode is the true integer.
             frac = (A[int_rows][:, L.RESIDUE] + sign * B[int_rows][:, L.RESIDUE]) % 1.0  # vector algebra, mod 1
@@ -961,16 +1083,16 @@ class NumberEncoder:
         >>> enc.decode_int(enc.mul(enc.encode(-(10**30)), enc.encode(10**30)))
         -1000000000000000000000000000000000000000000000000000000000000
         """
-        A, B, single = self._binary(a, b)
+        A, B, single, xa, xb = self._binary(a, b, log=True)
         log_sum = A[:, L.LOG] + B[:, L.LOG]  # magnitude adds, sign phase adds mod 1, zero flag clips
         zero = log_sum[:, 2] >= 1.0
         sign = np.where(np.isclose(log_sum[:, 1] % 1.0, 0.5), -1.0, 1.0)
         with np.errstate(over="ignore"):
             values = np.where(zero, 0.0, sign * np.exp(log_sum[:, 0]))
         est_log10 = np.where(zero, 0.0, log_sum[:, 0] / _LN10)
-        int_rows, rat_rows = self._split_exact(A, B)
-        int_rows &= est_log10 < _EXACT_LOG10_GUARD
-        results = self._fraction_results(A, B, rat_rows, lambda x, y: x * y)
+        int_rows, rat_rows = self._split_exact(xa, xb)
+        int_rows &= est_log10 < _EXACT_LOG10_GUARD  # a sound guard: _binary checked the log channels
+        results = self._fraction_results(xa, xb, rat_rows, lambda x, y: x * y)
         exact_any = int_rows | np.isin(np.arange(len(values)), list(results))
         # Products past float64 range can only be held by the exact channel, and only within capacity.
         if (~np.isfinite(values) & ~exact_any).any():
@@ -995,12 +1117,12 @@ class NumberEncoder:
         >>> enc.decode_exact(enc.div(enc.encode(7), enc.encode(2))), enc.decode(enc.div(enc.encode(1), enc.encode(4.0)))
         (Fraction(7, 2), 0.25)
         """
-        A, B, single = self._binary(a, b)
-        if np.any(B[:, L.LOG_ZERO] > 0.5):
+        A, B, single, xa, xb = self._binary(a, b)
+        if np.any(B[:, L.LINEAR] == 0.0):  # the channel the quotient comes from (a non-zero value never has 0)
             raise ZeroDivisionError("FluxEM div: division by a zero embedding")
         values = A[:, L.LINEAR] / B[:, L.LINEAR]
-        int_rows, rat_rows = self._split_exact(A, B)
-        results = self._fraction_results(A, B, int_rows | rat_rows, lambda x, y: x / y)
+        int_rows, rat_rows = self._split_exact(xa, xb)
+        results = self._fraction_results(xa, xb, int_rows | rat_rows, lambda x, y: x / y)
         return self._finish(results, values, single)
 
 
