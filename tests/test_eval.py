@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import doctest
+import hashlib
 import json
+import os
 import shutil
+import signal
 
 import pytest
 from conftest import script_args
@@ -14,7 +17,7 @@ import generate_data
 import make_stress_data
 import train_token_only
 from fxlab import data, metrics, token_model
-from fxlab.config import REPO_ROOT
+from fxlab.config import REPO_ROOT, load_config
 from fxlab.metrics import format_table, rel_error, summarize, wilson_interval
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
@@ -196,6 +199,9 @@ def test_empty_test_split_exits_2_instead_of_reporting_0_percent(pipeline, tmp_p
     copy = tmp_path / "data"
     shutil.copytree(root / "data", copy)
     (copy / "test_id.jsonl").write_text("")
+    manifest = json.loads((copy / "manifest.json").read_text())  # as if generate_data.py had written it empty
+    manifest["files"]["test_id.jsonl"] = {"n": 0, "sha256": hashlib.sha256(b"").hexdigest()}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SystemExit) as exc:
         eval_script.main(base + ["--models", "token_only", "--set", f"paths.data_dir={copy}"])
     err = capsys.readouterr().err.strip()
@@ -276,3 +282,122 @@ def test_a_second_eval_on_the_same_results_folder_exits_2(pipeline, capsys):
 def test_summarize_refuses_nothing_or_mismatched_lists(preds, targets):
     with pytest.raises(ValueError, match="at least one target"):
         summarize(preds, targets)
+
+
+# ---------------------------------------------------------------- one eval's outputs are committed together
+
+
+def _outputs(results) -> dict:
+    """{relative path: bytes} of metrics.json and predictions/, plus the names of any temp files."""
+    files = [results / "metrics.json", *sorted((results / "predictions").rglob("*"))]
+    return {str(p.relative_to(results)): p.read_bytes() for p in files if p.is_file()}
+
+
+def test_a_bom_prefixed_data_file_is_scored_as_jsonl(pipeline, tmp_path):
+    root, base, extra = pipeline
+    bom = tmp_path / "bom_probe.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + extra.read_bytes())
+    assert eval_script.main(base + ["--models", "token_only", "--data", str(bom)]) == 0
+    assert json.loads((root / "results" / "metrics.json").read_text())["token_only"]["bom_probe"]["n"] == 5
+    rows = data.read_jsonl(root / "results" / "predictions" / "token_only" / "bom_probe.jsonl")
+    assert [r["text"] for r in rows] == [f"{i} + 1" for i in range(5)]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_inference_writes_nothing(pipeline, monkeypatch, capsys, signum):
+    root, base, _ = pipeline
+    assert eval_script.main(base + ["--models", "token_only"]) == 0
+    before = _outputs(root / "results")
+    calls = []
+
+    def predict(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signum)
+        return real(*args, **kwargs)
+
+    real = eval_script.predict_texts
+    monkeypatch.setattr(eval_script, "predict_texts", predict)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        eval_script.main(base + ["--models", "token_only", "--set", "training.eval_batch_size=7"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 128 + signum and "\n" not in err, err
+    assert f"interrupted by {signal.Signals(signum).name} before writing anything" in err
+    assert _outputs(root / "results") == before
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_a_crash_in_a_later_model_leaves_the_earlier_models_outputs_unwritten(pipeline, monkeypatch):
+    """Two models (the token model loaded twice, as token_only and as hybrid): the second crashes, so
+    nothing is written, and metrics.json still describes the predictions on disk."""
+    root, base, _ = pipeline
+    assert eval_script.main(base + ["--models", "token_only"]) == 0
+    before = _outputs(root / "results")
+    token = eval_script.load_trained("token_only", load_config(TINY, {"paths.data_dir": str(root / "data"),
+                                                                    "paths.results_dir": str(root / "results")}), "cpu")
+    monkeypatch.setattr(eval_script, "load_trained", lambda name, cfg, device: token)
+    real = eval_script.evaluate_model
+
+    def evaluate(name, model, datasets, cfg):
+        if name == "hybrid":
+            raise RuntimeError("boom")
+        summaries, rows = real(name, model, datasets, cfg)
+        for split_rows in rows.values():  # predictions that differ from those on disk
+            split_rows[0]["prediction"] = "changed"
+        return summaries, rows
+
+    monkeypatch.setattr(eval_script, "evaluate_model", evaluate)
+    with pytest.raises(RuntimeError, match="boom"):
+        eval_script.main(base + ["--models", "token_only,hybrid"])
+    assert _outputs(root / "results") == before
+
+
+def test_a_signal_while_writing_is_held_back_until_every_file_is_written(pipeline, monkeypatch, capsys):
+    root, base, _ = pipeline
+    results = root / "results"
+    (results / "metrics.json").unlink()
+    shutil.rmtree(results / "predictions")
+    real = eval_script.write_jsonl
+    monkeypatch.setattr(eval_script, "write_jsonl",
+                        lambda *a: (os.kill(os.getpid(), signal.SIGTERM), real(*a)))
+    with pytest.raises(SystemExit) as exc:
+        eval_script.main(base + ["--models", "token_only"])
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert "interrupted by SIGTERM" in capsys.readouterr().err
+    m = json.loads((results / "metrics.json").read_text())
+    for split, summary in m["token_only"].items():
+        rows = data.read_jsonl(results / "predictions" / "token_only" / f"{split}.jsonl")
+        assert summary["n"] == len(rows) and summary["n_correct"] == sum(r["correct"] for r in rows)
+
+
+def test_stale_temp_files_of_a_killed_eval_are_removed(pipeline):
+    root, base, _ = pipeline
+    results = root / "results"
+    stray = [results / ".metrics.json.k1ll3d.tmp", results / "predictions" / "token_only" / ".test_id.jsonl.x.tmp"]
+    others = results / "token_only" / ".last.pt.abc.tmp"  # a training run's, not eval's to remove
+    for p in [*stray, others]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("partial")
+    try:
+        assert eval_script.main(base + ["--models", "token_only"]) == 0
+        assert not any(p.exists() for p in stray) and others.exists()
+    finally:
+        others.unlink()
+
+
+def test_a_bad_metrics_entry_is_not_merged_and_written_back(pipeline, capsys):
+    root, base, _ = pipeline
+    path = root / "results" / "metrics.json"
+    before = path.read_bytes()
+    bad = {**json.loads(before), "xval": {"test_id": "oops"}}
+    path.write_text(json.dumps(bad))
+    try:
+        for _ in range(2):  # refused each time, and the file is left as it was
+            with pytest.raises(SystemExit) as exc:
+                eval_script.main(base + ["--models", "token_only"])
+            err = capsys.readouterr().err.strip()
+            assert exc.value.code == 2 and "entry 'xval' / 'test_id' is not a summary object" in err, err
+            assert json.loads(path.read_text()) == bad
+    finally:
+        path.write_bytes(before)

@@ -103,6 +103,18 @@ def test_aggregate_of_a_missing_seed_is_a_one_line_error(tmp_path, capsys):
     assert exc.value.code == 2 and "\n" not in err and "seed43" in err and "run seed 43 first" in err
 
 
+@pytest.mark.parametrize("bad", [{"xval": {"test_id": "oops"}}, {"hybrid": {"test_id": {**split(1.0), "n": "40"}}},
+                                 {"hybrid": {"test_id": {**split(1.0), "exact_match": None}}}, [1, 2]])
+def test_aggregate_of_a_bad_seed_metrics_file_is_a_one_line_error(tmp_path, capsys, bad):
+    write_seeds(tmp_path, {42: {"hybrid": {"test_id": split(1.0)}}, 43: bad})
+    with pytest.raises(SystemExit) as exc:
+        aggregate_only(TINY, tmp_path, "42,43", capsys)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "\n" not in err, err
+    assert f"{tmp_path / 'seed43' / 'metrics.json'} is not a metrics file of eval.py: " in err
+    assert err.endswith("run eval.py for seed 43 again") and not (tmp_path / "aggregate.json").exists()
+
+
 @pytest.mark.parametrize("value, decade", [(0, 0), (1, 0), (9, 0), (10, 1), (999, 2), (1000, 3), (99999, 4),
                                            (0.01, -2), (0.0099, -3), (1.0e12, 12), (-40, 1)])
 def test_decade(value, decade):

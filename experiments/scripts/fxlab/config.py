@@ -177,10 +177,10 @@ def short(value) -> str:
     """repr(value), bounded: at most SHORT_MAX characters, computed without building the whole repr.
 
     >>> short(list(range(1000))), short(10**5000)
-    ('[0, 1, 2, 3, 4, 5, ...]', 'an integer of 5001 digits')
+    ('[0, 1, 2, 3, 4, 5, ...]', 'an integer of about 5001 digits')
     """
     if isinstance(value, int) and value.bit_length() > 256:  # repr() refuses ints past 4300 digits
-        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4300'} digits"
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     try:
         text = _SHORT.repr(value)
     except (ValueError, RecursionError):  # a huge int inside a list, a structure too deep to walk
@@ -335,9 +335,9 @@ def _key_hint(key: str) -> str:
     a list of all 45 keys buries the one that was meant.
 
     >>> _key_hint("trainig.epochs"), _key_hint("model.zzz")[:33]
-    ('did you mean training.epochs?', "the keys of section 'model' are: ")
+    ('did you mean training.epochs, training.min_epochs?', "the keys of section 'model' are: ")
     """
-    close = difflib.get_close_matches(key, _dotted_keys(), n=3, cutoff=0.6) if len(key) <= 100 else []
+    close = difflib.get_close_matches(key, _dotted_keys(), n=3, cutoff=0.75) if len(key) <= 100 else []
     if close:
         return f"did you mean {', '.join(close)}?"
     section = key.split(".", 1)[0]
