@@ -13,8 +13,10 @@ Cost: linear in len(text)
 - A numeral longer than MAX_NUMERAL_CHARS (1000) gives no span: no reader means it, and CPython
   refuses int() of more than 4300 digits.
 - A literal whose float is not finite or underflows to zero ("1e999", "1e12345 kg", "5e-400 m",
-  "2×10^99999") gives no span at all, never a wrong one: the exponent is read to its last digit, so
-  none of its digits is read again as another number, and the unit after it is not read either.
+  "2×10^99999", "0.000...0001" with 400 zeros, an integer of 309+ digits past 1.8e308) gives no span
+  at all, never a wrong one: the literal is read to its last digit, so none of its digits is read
+  again as another number, and the unit after it is not read either. So every span's value encodes
+  (`NumberEncoder.encode(span.exact)`), and a non-zero literal never becomes 0.
 
 Values: `value` and `exact`
 - `value` is what docs/design.md §7 names: an int for an integer literal ("123", "1,500,000", any size), a float
@@ -29,10 +31,12 @@ Numbers
 - Thousands separators: 1-3 digits, then comma groups of exactly 3 ("1,500,000" -> 1500000). Anything
   else splits: "1,5" -> 1, 5 and "1,2,3" -> 1, 2, 3. Decimal commas are not supported.
 - A dotted chain is a date, version or address, one int per group: "25.12.2024" -> 25, 12, 2024.
-- Sign rule: a "-", "+" or "−" (U+2212) touching the number is part of it (unary) when it starts the
+- Sign rule: a "-", "+", "−" (U+2212) or "–" (en dash U+2013, a minus in typeset text: "–5 °C" is
+  -5 °C) touching the number is part of it (unary) when it starts the
   text, follows whitespace, or follows a character that cannot end an operand (anything but a letter,
   digit, ")", "]", "}", "%", "°", "!", "_"). So "5-3" -> 5, 3; "x-3" -> 3; "5 - 3" -> 5, 3;
-  "5 - -3" -> 5, -3; "3*-4" -> 3, -4; "(-15" -> -15; "5--3" -> 5, -3. A sign after a space that
+  "5 - -3" -> 5, -3; "3*-4" -> 3, -4; "(-15" -> -15; "5--3" -> 5, -3; "9–17" -> 9, 17 (a range). A sign
+  after a space that
   touches the number is unary too: "5 -3" -> 5, -3, as in the list "5 -3 2". This reads DeepMind
   mathematics_dataset questions as written: "(-5)", "-2 + -2", "*-17", "2/(-8)", "-0.4+15954360082"
   ("+" after a digit is binary); tests/test_spans.py measures it on every question of ../shared/mathds.
@@ -49,7 +53,8 @@ Numbers
   b, T are scales only after a currency sign ("$5m", "£2B"); otherwise "5m" is 5 metres and "300K" is
   300 kelvin. The scaled value is exact: an int when integral ("$2.1bn" -> 2100000000), else a float.
 - Powers of ten: mantissa, optional space, one of × x X * · ⋅, optional space, then 10^n, 10**n,
-  10^(n), 10⁻³⁴, or (after × · ⋅ only, as copied from PDFs) 10−34 and 10-34 -> float 6.6e-34.
+  10^(n), 10⁻³⁴, or (after × · ⋅ only, as copied from PDFs) 10−34, 10–34 and 10-34 -> float 6.6e-34.
+  Exponents take the same minus signs ("2.5e–3", "10^−3").
   A bare "×10" is just multiplication by ten.
 - Between numbers, "/" is division: "21/45" in "2 + 21/45", "(-5940)/(-945)", "1/4," and the answer
   "-52304477/3" are two numbers each (the quotient is their ratio). One fraction value only for: a
@@ -70,9 +75,15 @@ Quantities and units
   must end at a word boundary (no letter, digit or "_" next), so "5 mm" is millimetres, "3 min" is
   minutes and in "3 girls" only the 3 is a span. Case matters ("mm" is not "Mm").
 - Compound units extend over / * · ⋅ and another atom, one level of parentheses ("J/(kg·K)"), and
-  exponents ^n, ^-n, **n, superscripts; at most MAX_UNIT_ATOMS atoms. The longest prefix that
-  `parse_unit` accepts wins, so every span.unit parses. Fuel consumption "L/100km" ("L/100 km"), the
-  one unit with a number inside, is matched whole.
+  exponents ^n, ^-n, **n, superscripts; at most MAX_UNIT_ATOMS atoms. The unit is all of that text,
+  and it must parse as a whole: a unit that does not is no unit, never a shorter one. So "5 °C/min"
+  (an offset unit in a compound), "3 kg/m^123" (an exponent out of range), "5 km/person" (an operator
+  and a word that is no unit) and a compound of more than MAX_UNIT_ATOMS atoms give the number alone,
+  not "5 °C", "3 kg/m" or "5 km". An operator followed by a space, a digit or punctuation ends the
+  unit ("20 mph/32 km/h", "3 m/ 4 s"). Fuel consumption "L/100km" ("L/100 km"), the one unit with a
+  number inside, is matched whole. Every span.unit parses.
+- A quantity whose SI value leaves the float range ("1e308 km" overflows, "5e-324 mm" underflows to 0)
+  is the number alone: its unit is not read, so the span's vector is never inf or a wrong 0.
 - A hyphen may join the words of a unit name, as in compound adjectives: "450,000-square-foot" ->
   quantity 450000, unit "square foot" (the one case where span.unit is not the text as written: it is
   the registry's spelling, with the hyphens read as spaces, so that it parses).
@@ -101,7 +112,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from fluxem.units import parse_unit, unit_spellings
+from fluxem.units import _try_parse, unit_spellings
 
 __all__ = ["Span", "detect_spans"]
 
@@ -109,7 +120,7 @@ MAX_NUMERAL_CHARS = 1000
 MAX_UNIT_ATOMS = 6
 MAX_UNIT_CHARS = 40  # longest unit spelling considered
 
-SIGNS = "-+\u2212"
+SIGNS = "-+\u2212\u2013"  # hyphen-minus, plus, minus sign, en dash
 CURRENCY = "$€£¥₹₩₽"
 NEVER_UNITS = frozenset(
     "a an am as at be by das do go he hi if is it me my no of on or pm so to up us we AM PM "
@@ -124,7 +135,7 @@ _HYPHEN_IN_NAME = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
 _NOT_BEFORE_UNARY = ")]}%°!_"  # characters that end an operand, so a sign after them is binary
 _GAP = " \u00a0\u2009\u202f"  # one of these may separate a number from its unit
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
-_TO_ASCII = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺\u2212", "0123456789-+-")
+_TO_ASCII = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺\u2212\u2013", "0123456789-+--")
 _VULGAR = {c: Fraction(unicodedata.numeric(c)).limit_denominator(10) for c in "¼½¾⅐⅑⅒⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"}
 _SCALE_WORDS = {"hundred": 2, "thousand": 3, "million": 6, "billion": 9, "trillion": 12}
 _SCALE_ABBREVIATIONS = {"bn": 9, "bln": 9, "mn": 6, "mln": 6, "tn": 12, "trn": 12}
@@ -135,21 +146,21 @@ _NUM_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]")
 _ANY_ANCHOR = re.compile(r"[0-9\u00bc-\u00be\u2150-\u215e]|(?<!\w)(?:[Ii][Nn](?:[Tt][Oo])?|[Tt][Oo])[ \u00a0]")
 _NUMERAL = re.compile(
     r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}(?![0-9]))+|[0-9]+)?(?P<frac>\.[0-9]+)?"
-    r"(?P<exp>[eE][-+\u2212]?[0-9]+)?"
+    r"(?P<exp>[eE][-+\u2212\u2013]?[0-9]+)?"
 )
 _CHAIN = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _FRACTION = re.compile(r"[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _MIXED = re.compile(r"[ \u00a0](?P<num>[0-9]{1,9})[/⁄](?P<den>[0-9]{1,9})(?![0-9]|[.,/⁄][0-9])")
 _POW10 = re.compile(
     r"[ \u00a0]?(?P<op>[×xX*·⋅])[ \u00a0]?10"
-    r"(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212]?[0-9]+)\)|(?P<b>[-+\u2212]?[0-9]+))"  # 10^-3, 10**3, 10^(-3)
+    r"(?:(?:\^|\*\*)(?:\((?P<a>[-+\u2212\u2013]?[0-9]+)\)|(?P<b>[-+\u2212\u2013]?[0-9]+))"  # 10^-3, 10**3, 10^(-3)
     r"|(?P<c>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"  # 10⁻³
-    r"|(?P<d>[-\u2212][0-9]+))"  # 10−34, accepted after × · ⋅ only
+    r"|(?P<d>[-\u2212\u2013][0-9]+))"  # 10−34, accepted after × · ⋅ only
 )
 _SCALE = re.compile(r"(?P<gap>[ \u00a0]?)(?P<word>[A-Za-z]{1,8})(?!\w)")
 _ORDINAL = re.compile(r"(?:st|nd|rd|th)(?!\w)")
 _EXPONENT = re.compile(
-    r"(?:\^|\*\*)[-+\u2212]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
+    r"(?:\^|\*\*)[-+\u2212\u2013]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
 )
 _FUEL = re.compile(r"[Ll]/100[ \u00a0]?km(?!\w)")
 _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
@@ -218,11 +229,20 @@ def _usable_spelling(s: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _is_unit(s: str) -> bool:
+    # _try_parse never builds an error message: the "did you mean" list of parse_unit's errors runs
+    # difflib over every spelling, and almost every candidate the scanner probes is not a unit.
+    return _try_parse(s) is not None
+
+
+def _si_fits(value: int | float, unit: str) -> bool:
+    """Does value (in unit) have an SI value QuantityEncoder can hold: finite, and not 0 for a non-zero
+    value on a scale without offset (an underflow)? The same float arithmetic as QuantityEncoder.encode."""
+    u = _try_parse(unit)
     try:
-        parse_unit(s)
-    except Exception:  # the registry's error type is its own business; any failure means "not a unit"
+        si = float(value) * u.factor + u.offset
+    except OverflowError:
         return False
-    return True
+    return math.isfinite(si) and (si != 0.0 or value == 0 or u.offset != 0.0)
 
 
 def _is_word_char(c: str) -> bool:
@@ -239,15 +259,19 @@ def _sign_is_unary(t: str, p: int) -> bool:
 
 def _finish(exact: int | Fraction, as_int: bool) -> tuple[int | float, int | Fraction] | None:
     """(value, exact) as reported: both int for integer literals and integral scaled values; otherwise a
-    float value and a Fraction exact. None when the float is not finite (no span, never a wrong one)."""
+    float value and a Fraction exact. None when the float overflows, or underflows to 0 for a non-zero
+    value (no span, never a wrong one): FluxEM's float channels cannot hold such a value."""
+    try:
+        number = float(exact)
+    except OverflowError:
+        return None
+    if number == 0.0 and exact != 0:
+        return None
     if isinstance(exact, int):
         return exact, exact
     if as_int and exact.denominator == 1:
         return exact.numerator, exact.numerator
-    try:
-        return float(exact), exact
-    except OverflowError:
-        return None
+    return number, exact
 
 
 def _scientific(mantissa: str, exponent: str) -> Fraction | None:
@@ -337,6 +361,8 @@ class _Scanner:
         unit_end, unit = -1, None
         if not (bare_integer and self._no_unit_suffix(end, plain)):
             unit_end, unit = self._unit_after(end)
+        if unit_end >= 0 and not _si_fits(value, unit):
+            unit_end = -1  # "1e308 km": the number alone
         if unit_end < 0:
             self._emit(start, end, "number", value, None, exact)
             return end
@@ -461,31 +487,44 @@ class _Scanner:
         return self._read_unit(j) if j < self.n else (-1, None)
 
     def _read_unit(self, j: int) -> tuple[int, str | None]:
-        """(End, unit) of the longest valid (compound) unit starting at j, or (-1, None). The unit is the
-        text as written, or with hyphens inside a name read as spaces ("square-foot" -> "square foot")."""
+        """(End, unit) of the (compound) unit starting at j, or (-1, None). The unit is the text as
+        written, or with hyphens inside a name read as spaces ("square-foot" -> "square foot"). All of
+        the unit-like text must parse: no shorter unit is tried (see "Compound units")."""
         t, n = self.t, self.n
         if t[j] in "Ll":  # fuel consumption, the one unit with a number inside: "6.5 L/100km"
             m = _FUEL.match(t, j)
             if m and _is_unit(m.group()):
                 return m.end(), m.group()
-        ends: list[int] = []
-        atoms, e = 0, (self._read_term(j) if t[j] != "(" else -1)  # parentheses only after an operator
+        end, atoms, e = -1, 0, (self._read_term(j) if t[j] != "(" else -1)  # parentheses only after an operator
         while e > 0:
             atoms += 1
-            if e == n or not _is_word_char(t[e]):
-                ends.append(e)
+            end = e
             if atoms >= MAX_UNIT_ATOMS or e + 1 >= n or t[e] not in "/*·⋅":
                 break
             e = self._read_term(e + 1)
-        for end in reversed(ends):
-            unit = t[j:end]
+        if end < 0 or self._unit_continues(end):
+            return -1, None
+        unit = t[j:end]
+        if _is_unit(unit):
+            return end, unit
+        if "-" in unit:
+            unit = _HYPHEN_IN_NAME.sub(" ", unit)
             if _is_unit(unit):
                 return end, unit
-            if "-" in unit:
-                unit = _HYPHEN_IN_NAME.sub(" ", unit)
-                if _is_unit(unit):
-                    return end, unit
         return -1, None
+
+    def _unit_continues(self, p: int) -> bool:
+        """Does the unit-like text go on past p, where reading stopped? A letter or digit touching it
+        ("m^2x", "m⁰⁰⁰"), an exponent that was not read ("m^123"), or an operator followed by something
+        that starts a unit ("km/person", "m/(", a seventh atom): then the unit as written is longer than
+        what was read, and a shorter unit would be a wrong one."""
+        t, n = self.t, self.n
+        if p >= n:
+            return False
+        c = t[p]
+        if _is_word_char(c) or c == "^" or t.startswith("**", p) or c in _SUPERSCRIPTS:
+            return True
+        return c in "/*·⋅" and p + 1 < n and (t[p + 1].isalpha() or t[p + 1] in "(°℃℉%")
 
     def _read_term(self, j: int) -> int:
         """An atom with an optional exponent, or "(" atoms joined by * · ⋅ / ")" : its end or -1."""

@@ -391,7 +391,8 @@ def _valid_vectors(draw):
     return q.encode(value, unit), value * unit.factor + unit.offset
 
 
-@given(st.lists(_valid_vectors(), min_size=2, max_size=3), st.lists(st.sampled_from([-2, -1, 1, 2]), min_size=3, max_size=3))
+@given(st.lists(_valid_vectors(), min_size=2, max_size=3),
+       st.lists(st.sampled_from([-2, -1, 1, 2]), min_size=3, max_size=3))
 def test_fuzz_raw_combinations_are_refused(terms, coefficients):
     """Any raw integer combination of two or three encoder outputs raises, except where it is itself an
     encoder output: one vector, or terms that cancel exactly (x + 1 s - 1 kg is the canonical vector of

@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fluxem import NumberEncoder, QuantityEncoder
+from fluxem import layout as L
 from fluxem.spans import Span, detect_spans
 from fluxem.units import parse_unit
 
@@ -64,6 +66,12 @@ LABELLED = [
     ("Let x = +7.", [N("+7", 7)]),
     ("The shop is open 10-20 daily.", [N("10", 10), N("20", 20)]),
     ("It fell to (−4) overnight.", [N("−4", -4)]),
+    # the en dash U+2013 is a minus sign where "-" is one, and a range where "-" is binary
+    ("It fell to –5 °C overnight.", [Q("–5 °C", -5, "°C")]),
+    ("Compute 5 – –3 and (–2).", [N("5", 5), N("–3", -3), N("–2", -2)]),
+    ("Open 9–17 daily.", [N("9", 9), N("17", 17)]),
+    ("Tiny: 2.5e–3 and 6.6×10–34 J.", [N("2.5e–3", 0.0025), Q("6.6×10–34 J", 6.6e-34, "J")]),
+    ("A rate of 3 s^–1.", [Q("3 s^–1", 3, "s^–1")]),
     # integers, decimals, separators, scientific
     ("About 1,500,000 people voted.", [N("1,500,000", 1500000)]),
     ("Pick 1,5 or 1,2,3.", [N("1", 1), N("5", 5), N("1", 1), N("2", 2), N("3", 3)]),
@@ -143,7 +151,14 @@ LABELLED = [
     ("Its heat capacity is 4.18 J/(kg·K).", [Q("4.18 J/(kg·K)", 4.18, "J/(kg·K)")]),
     ("The plot is 5 km² in size.", [Q("5 km²", 5, "km²")]),
     ("An electron: −1.602×10⁻¹⁹ C.", [Q("−1.602×10⁻¹⁹ C", -1.602e-19, "C")]),
-    ("It warms at 5 °C/min.", [Q("5 °C", 5, "°C")]),  # offset units cannot be compounded
+    # a unit that does not parse as a whole is no unit at all, never a shorter one: the number alone
+    ("It warms at 5 °C/min.", [N("5", 5)]),  # offset units cannot be compounded
+    ("A load of 3 kg/m^123 here.", [N("3", 3)]),  # the exponent is beyond the range, not cut to kg/m
+    ("Mix 2 kg/m⁰⁰⁰ of it.", [N("2", 2)]),
+    ("We need 5 km/person.", [N("5", 5)]),  # "km/person" is not a unit; "km" alone would be wrong
+    ("Build 4 m*m*m*m*m*m*m of it.", [N("4", 4)]),  # past MAX_UNIT_ATOMS: not all of it can be read
+    ("Pay 7 m/s and 20 mph/32 km/h.", [Q("7 m/s", 7, "m/s"), Q("20 mph", 20, "mph"), Q("32 km/h", 32, "km/h")]),
+    ("About 3 m/ 4 s.", [Q("3 m", 3, "m"), Q("4 s", 4, "s")]),  # "/" and a space: no compound follows
     ("The river is 1.5 million km long.", [Q("1.5 million km", 1500000, "km")]),
     ("A 450,000-square-foot mall.", [Q("450,000-square-foot", 450000, "square foot")]),
     ("A 2-cubic-metre tank.", [Q("2-cubic-metre", 2, "cubic metre")]),
@@ -188,6 +203,10 @@ LABELLED = [
     ("Huge 6.6×10^12345 J.", []),
     ("Still zero: 0e-400 m.", [Q("0e-400 m", 0.0, "m")]),
     ("Denormal 5e-320 m.", [Q("5e-320 m", 5e-320, "m")]),
+    ("Tiny 0." + "0" * 400 + "1 m.", []),  # a decimal that underflows is no span, never 0.0 m
+    ("Less: 0." + "0" * 330 + "5 here.", []),
+    ("Big: " + "9" * 309 + " kg.", []),  # an integer past the float range: no span (it cannot be encoded)
+    ("Far: 1e308 km, 5e-324 mm.", [N("1e308", 1e308), N("5e-324", 5e-324)]),  # the SI value overflows/underflows
     ("", []),
 ]
 
@@ -225,6 +244,24 @@ def check_invariants(text: str, spans: list[Span]) -> None:
             # as written, or with a hyphen inside a unit name read as a space ("square-foot")
             assert isinstance(s.unit, str) and (s.text.endswith(s.unit) or s.text.replace("-", " ").endswith(s.unit))
             parse_unit(s.unit)  # every reported unit is one the registry accepts
+    _assert_encodable(spans)
+
+
+_NUMBERS, _QUANTITIES = NumberEncoder(), QuantityEncoder()
+
+
+def _assert_encodable(spans: list[Span]) -> None:
+    """Every span's value encodes without error (the hybrid encodes every span it is given), and a
+    non-zero literal is never encoded as zero."""
+    for s in spans:
+        if s.kind == "unit":
+            _QUANTITIES.encode_unit(s.unit)
+            continue
+        vector = _NUMBERS.encode(s.exact)
+        assert (s.exact == 0) == (vector[L.LOG_ZERO] == 1.0), s
+        if s.kind == "quantity":
+            vector = _QUANTITIES.encode(s.value, s.unit)
+            assert (s.exact == 0 or parse_unit(s.unit).offset != 0) or vector[L.LOG_ZERO] == 0.0, s
 
 
 @pytest.mark.parametrize("text, expected", LABELLED, ids=[t[:40] for t, _ in LABELLED])
@@ -247,7 +284,8 @@ def test_span_is_frozen():
 
 def test_long_numerals_give_no_span_and_do_not_raise():
     assert detect_spans("9" * 5000) == []  # int() of >4300 digits would raise in CPython >= 3.11
-    assert detect_spans("x " + "9" * 900)[0].value == int("9" * 900)
+    assert detect_spans("x " + "9" * 300)[0].value == int("9" * 300)
+    assert detect_spans("x " + "9" * 900 + " 7") == [Span(903, 904, "7", "number", 7, None, 7)]  # past the float range
 
 
 @pytest.mark.parametrize("bad", [None, b"5 km", 5, ["5 km"]])
@@ -259,7 +297,7 @@ def test_non_str_raises_type_error(bad):
 # ----------------------------------------------------------------------------- invariants on arbitrary text
 
 TOKENS = [
-    "0", "1", "5", "9", "10", "-", "−", "+", ".", ",", " ", "\u00a0", "e", "E", "/", "⁄", "×", "x", "*", "**", "^",
+    "0", "1", "5", "9", "10", "-", "−", "–", "+", ".", ",", " ", "\u00a0", "e", "E", "/", "⁄", "×", "x", "*", "**", "^",
     "⁻", "³", "²", "$", "£", "k", "K", "m", "M", "bn", "million", "km", "s", "in", "to ", "in ", "°C", "°", "(",
     ")", "%", "½", "st", "h", "g", "girls", "·", "mph", "J", "kg", "/(", "1,000", "_", "a", "C", "\n",
     "square feet", "sq ", "sq. ", "cu ", "ft", "x^", "^-",
@@ -492,6 +530,49 @@ def test_long_exponents_are_refused_whole_and_not_reread():
     # leading zeros are harmless (and never reach int()'s digit limit)
     (span,) = detect_spans("2×10^" + "0" * 5000 + "3 m")
     assert span.exact == 2000 and span.unit == "m"
+
+
+_EXTREME_LITERALS = st.one_of(
+    st.integers(0, 1200).map(lambda n: "9" * max(n, 1)),  # integers up to and past the float range
+    st.tuples(st.integers(0, 500), st.integers(1, 9)).map(lambda p: "0." + "0" * p[0] + str(p[1])),  # tiny decimals
+    st.tuples(st.integers(1, 9), st.integers(-400, 400)).map(lambda p: f"{p[0]}e{p[1]}"),
+    st.tuples(st.integers(1, 9), st.integers(-400, 400)).map(lambda p: f"{p[0]}×10^{p[1]}"),
+    st.tuples(st.integers(1, 999), st.integers(280, 320)).map(lambda p: f"{p[0]}e{p[1]} million"),
+)
+_AFTER = st.sampled_from(["", " ", " m", " km", " mm", " ps", " Gpc", " °C", " %", " kg/m^3", "-km", " GW*h", " $"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "-", "–", "$", "x "]), _EXTREME_LITERALS, _AFTER), max_size=4))
+def test_every_span_of_huge_and_tiny_literals_encodes(parts):
+    """Integers of 309-1000 digits, decimals that underflow and quantities whose SI value leaves the float
+    range give no span (or the number alone), never one that NumberEncoder/QuantityEncoder cannot encode."""
+    text = " and ".join(sign + literal + after for sign, literal, after in parts)
+    check_invariants(text, detect_spans(text))
+
+
+def test_unit_candidates_never_build_suggestions(monkeypatch):
+    """Probing candidate units must not run difflib (the "did you mean" list of an error message): on
+    hyphenated names every candidate is new, and difflib over ~2,400 spellings made the scan ~3 kB/s."""
+    import itertools
+
+    from fluxem import spans as spans_module
+    from fluxem import units as units_module
+
+    calls, real = [], units_module.difflib.get_close_matches
+    monkeypatch.setattr(units_module.difflib, "get_close_matches", lambda *a, **k: calls.append(a) or real(*a, **k))
+    for cache in (units_module._parse_cached, units_module._suggest, spans_module._is_unit):
+        cache.cache_clear()
+    names = sorted(s.replace(" ", "-") for s in units_module.unit_spellings() if " " in s)
+    text = "".join(f"{i} {a}/{b}-x " for i, (a, b) in enumerate(itertools.product(names[:60], names[60:120])))
+    start = time.perf_counter()
+    spans = detect_spans(text[:100_000])
+    elapsed = time.perf_counter() - start
+    assert calls == [] and len(spans) > 2000
+    assert elapsed < 10.0, elapsed  # a bound on the work, generous for a busy 2-core machine (~1 s quiet)
+    with pytest.raises(ValueError, match="did you mean"):  # the error message still has its suggestions
+        parse_unit("square-foot")
+    assert calls
 
 
 # ----------------------------------------------------------------------------- currency, percent, units
