@@ -1120,7 +1120,10 @@ class NumberEncoder:
         A, B, single, xa, xb = self._binary(a, b)
         if np.any(B[:, L.LINEAR] == 0.0):  # the channel the quotient comes from (a non-zero value never has 0)
             raise ZeroDivisionError("FluxEM div: division by a zero embedding")
-        values = A[:, L.LINEAR] / B[:, L.LINEAR]
+        with np.errstate(over="ignore"):
+            values = A[:, L.LINEAR] / B[:, L.LINEAR]
+        if np.isinf(values).any():  # exact quotients stay below 1e113: only float ones overflow
+            raise ValueError("quotient exceeds the float64 range of FluxEM's float channels (about 1.8e308)")
         int_rows, rat_rows = self._split_exact(xa, xb)
         results = self._fraction_results(xa, xb, int_rows | rat_rows, lambda x, y: x / y)
         return self._finish(results, values, single)

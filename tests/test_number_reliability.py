@@ -63,6 +63,11 @@ def test_mul_refuses_a_forged_log_channel():
         [float(x) * float(x) for x in xs], rel=1e-12)
 
 
+def test_div_past_float_range_says_so():
+    with pytest.raises(ValueError, match="quotient exceeds the float64 range"):
+        enc.div(enc.encode([1e300, 1.0]), enc.encode(1e-300))
+
+
 def test_div_by_zero_is_read_from_the_linear_channel():
     zero = enc.encode(0)
     zero[L.LOG_ZERO] = 0.0
