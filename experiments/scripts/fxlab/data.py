@@ -204,7 +204,7 @@ def text_lines(path: Path, fmt: str, max_line: int | None = None):
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 offset, raw = len(codecs.BOM_UTF8), raw[len(codecs.BOM_UTF8):]
             if b"\0" in raw:
-                raise UserError(f"{path} is a binary file (a NUL byte on line {lineno}), not {fmt} text")
+                raise UserError(f"{path} is a binary file (a NUL byte on line {lineno}), not a text file")
             body = raw[:-1] if raw.endswith(b"\n") else raw
             if len(body) > max_line:
                 raise UserError(f"{path}:{lineno}: line longer than {max_line} bytes; not a {fmt} file?")

@@ -205,11 +205,15 @@ def load_problem_file(path: Path) -> list[dict]:
 def is_jsonl(path: Path) -> bool:
     """True if the file's first non-blank line starts with "{" (a JSON record); a question never does.
 
-    Reads bounded chunks, skips a UTF-8 BOM, and judges bytes that are not UTF-8 by the first byte, so that
-    the reader of the format the file is in reports what is wrong with it.
+    Reads bounded chunks, skips a UTF-8 BOM and looks at bytes, so a line that is not UTF-8 is judged too.
+    A first line longer than MAX_LINE_BYTES says nothing: then the name decides (".jsonl": JSONL). The
+    reader of the chosen format reports what is wrong with the file.
     """
+    path = Path(path)
     with open(path, "rb") as f:
-        head = f.readline(MAX_LINE_BYTES).removeprefix(codecs.BOM_UTF8)
+        head = f.readline(MAX_LINE_BYTES + 1).removeprefix(codecs.BOM_UTF8)
         while head and not head.strip():
-            head = f.readline(MAX_LINE_BYTES)
+            head = f.readline(MAX_LINE_BYTES + 1)
+    if len(head.rstrip(b"\n")) > MAX_LINE_BYTES:
+        return path.suffix == ".jsonl"
     return not head or head.lstrip().startswith(b"{")  # empty: the JSONL reader reports it
