@@ -215,8 +215,16 @@ class QuantityEncoder:
         number = NumberEncoder().encode(value)  # validates types, NaN and inf
         single = number.ndim == 1
         values = np.atleast_2d(number)[:, L.LINEAR] * L.LINEAR_SCALE
-        si = values * u.factor + u.offset
-        _check_finite(si)
+        with np.errstate(over="ignore", under="ignore"):
+            scaled = values * u.factor
+            si = scaled + u.offset
+        bad = ~np.isfinite(si) | ((scaled == 0.0) & (values != 0.0))  # overflow, or a non-zero value lost
+        if bad.any():
+            i = int(np.argmax(bad))
+            where = "" if single else f" (row {i})"
+            problem = "underflows to 0" if np.isfinite(si[i]) else "is beyond the float range"
+            raise ValueError(f"{float(values[i])!r} {u.symbol}{where}: its SI value {problem}; use another unit or "
+                             "a value nearer 1")
         out = _rows(si, u, L.TYPE_QUANTITY)
         return out[0] if single else out
 

@@ -235,14 +235,11 @@ def _is_unit(s: str) -> bool:
 
 
 def _si_fits(value: int | float, unit: str) -> bool:
-    """Does value (in unit) have an SI value QuantityEncoder can hold: finite, and not 0 for a non-zero
-    value on a scale without offset (an underflow)? The same float arithmetic as QuantityEncoder.encode."""
+    """Does value (in unit) have an SI value QuantityEncoder.encode accepts: finite, and value * factor
+    not 0 for a non-zero value (an underflow)? The same float arithmetic as that method."""
     u = _try_parse(unit)
-    try:
-        si = float(value) * u.factor + u.offset
-    except OverflowError:
-        return False
-    return math.isfinite(si) and (si != 0.0 or value == 0 or u.offset != 0.0)
+    scaled = float(value) * u.factor  # value is a finite float or an int within the float range
+    return math.isfinite(scaled + u.offset) and (scaled != 0.0 or value == 0)
 
 
 def _is_word_char(c: str) -> bool:

@@ -369,7 +369,7 @@ def test_valid_vectors_of_every_kind_still_pass():
         assert q.dimensions(q.mul(n, q.encode(2, "m"))) == (1, 0, 0, 0, 0, 0, 0)
     for unit in ("km", "degC", "delta_degF", "K", "kg/(m*s^2)", "%", "L/100km", "s^-12"):
         assert q.dimensions(q.encode_unit(unit)) == parse_unit(unit).dimensions
-        assert q.dimensions(q.encode([0, -1.5, 5e-324, 1e300], unit)) == [parse_unit(unit).dimensions] * 4
+        assert q.dimensions(q.encode([0, -1.5, 1e-300, 1e300], unit)) == [parse_unit(unit).dimensions] * 4
     d = q.sub(q.encode(20, "degC"), q.encode(5, "degC"))
     assert q.convert(q.add(q.encode(1, "degF"), d), "degF") == pytest.approx(28.0)
 
@@ -444,3 +444,16 @@ def test_batches_find_the_rows_the_row_check_finds(rows):
             q.dimensions(batch)
     else:
         assert len(q.dimensions(batch)) == len(batch)
+
+
+def test_encode_refuses_si_values_outside_the_float_range():
+    """A non-zero value whose SI value underflows to 0 would be a silent wrong zero; one that overflows
+    names the SI value, not an inf the caller never wrote."""
+    with pytest.raises(ValueError, match=r"underflows to 0"):
+        q.encode(5e-324, "mm")
+    with pytest.raises(ValueError, match=r"row 1\): its SI value underflows to 0"):
+        q.encode([1.0, 1e-320, 0.0], "nm")
+    with pytest.raises(ValueError, match=r"beyond the float range"):
+        q.encode(1e308, "km")
+    assert q.si_value(q.encode(1e-320, "degC")) == 273.15  # an offset scale: rounding, not underflow
+    assert q.si_value(q.encode(0, "mm")) == 0.0 and q.si_value(q.encode(5e-324, "m")) == 5e-324
