@@ -85,7 +85,6 @@ def test_resume_after_a_finished_run_retrains_nothing_and_evaluates(finished, tm
 def test_resume_continues_an_interrupted_model_and_retrains_a_damaged_one(finished, tmp_path, monkeypatch):
     root = copy_of(finished, tmp_path)
     results = root / "results"
-    (root / "data" / "manifest.json").unlink()  # as if generation had stopped before its manifest
     for name in ("best.pt", "best.json"):
         (results / "hybrid" / name).unlink()
     shutil.rmtree(results / "token_only")  # then train token_only again, stopped by Ctrl-C in epoch 2
@@ -101,6 +100,7 @@ def test_resume_continues_an_interrupted_model_and_retrains_a_damaged_one(finish
         train_token_only.main(script_args(TINY, root))
     assert e.value.code == 130
     monkeypatch.undo()
+    (root / "data" / "manifest.json").unlink()  # as if generation had stopped before its manifest
     xval_before = {k: v for k, v in snapshot(root).items() if k.startswith("results/xval/")}
 
     done = run_all(root, "--resume")

@@ -62,7 +62,7 @@ def read_json(path):
 def data_verdict(cfg):
     manifest = read_json(cfg.data_path / MANIFEST)
     files = manifest.get("files") if manifest else None
-    if not isinstance(files, dict) or manifest.get("complete") is False:
+    if not isinstance(files, dict) or manifest.get("incomplete"):  # the mark of a generation cut short
         return "make", f"{cfg.data_path / MANIFEST} is missing or incomplete"
     if (manifest.get("task"), manifest.get("seed"), manifest.get("data")) != (
             cfg.task, cfg.seed, json.loads(json.dumps(cfg.to_dict()["data"]))):
