@@ -189,7 +189,7 @@ def _bad_rows(arr: np.ndarray, kinds) -> np.ndarray:
 
 
 def _dims_of(arr: np.ndarray) -> np.ndarray:
-    return arr[:, L.DIMS].astype(np.int64)  # (N, 7); _check has made them integers within +-MAX_EXPONENT
+    return arr[:, L.DIMS].astype(np.int64)  # (N, 7); exact: _check admits only integers within +-MAX_EXPONENT
 
 
 class QuantityEncoder:

@@ -314,7 +314,7 @@ def _with(v, channel, value):
 
 
 def test_raw_sums_are_refused():
-    """The README's promise: operators refuse raw sums; the number + quantity sum gave 5.0."""
+    """Operators refuse raw sums, as the README promises: convert must not read 2 + 3 m as 5.0 m."""
     raw = enc.encode(2) + q.encode(3, "m")
     with pytest.raises(ValueError, match=r"type tag \[1\.0, 1\.0, 0\.0, 0\.0\].*raw vector sum.*q\.add"):
         q.convert(raw, "m")
@@ -331,7 +331,7 @@ def test_corrupted_type_tags_are_refused(tag):
 
 @pytest.mark.parametrize("value", [1.5, 1 + 1e-9, np.nan, np.inf, -np.inf, 13.0, -13.0, 1e300])
 def test_corrupted_dimensions_are_refused(value):
-    """Non-integer dimensions were rounded silently and NaN gave -9223372036854775808."""
+    """Non-integer dimensions are refused, never rounded; NaN is refused, never cast to -2**63."""
     v = _with(q.encode(3, "m"), L.DIMS.start, value)
     with pytest.raises(ValueError, match="dimension"):
         q.dimensions(v)

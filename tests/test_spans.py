@@ -553,7 +553,8 @@ def test_every_span_of_huge_and_tiny_literals_encodes(parts):
 
 def test_unit_candidates_never_build_suggestions(monkeypatch):
     """Probing candidate units must not run difflib (the "did you mean" list of an error message): on
-    hyphenated names every candidate is new, and difflib over ~2,400 spellings made the scan ~3 kB/s."""
+    hyphenated names every candidate is new, and difflib over ~2,400 spellings per candidate would hold
+    the scan to ~3 kB/s."""
     import itertools
 
     from fluxem import spans as spans_module
