@@ -54,7 +54,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import layout as L
-from .number import NumberEncoder, _check_finite, _encode_float_results
+from .number import NumberEncoder, _check_finite, _encode_float_results, _real_embeddings
 from .units import KINDS, MAX_EXPONENT, Unit, convert_exact, parse_unit
 
 _QUANTITY_OR_UNIT = (L.TYPE_QUANTITY, L.TYPE_UNIT)
@@ -95,8 +95,8 @@ def _flags_of(arr: np.ndarray) -> np.ndarray:
 
 def _check(e, kinds=_QUANTITY_OR_UNIT, name: str = "embedding") -> tuple[np.ndarray, bool]:
     """-> (rows (N, 128), single). ValueError, one line, unless every row is a vector of one of `kinds`
-    as the encoders write it (see the module docstring)."""
-    arr = np.asarray(e, dtype=np.float64)
+    as the encoders write it (see the module docstring). TypeError for complex input."""
+    arr = _real_embeddings(e, name)
     if arr.shape[-1:] != (L.EMBED_DIM,) or arr.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (128,) or (N, 128), got {arr.shape}")
     single = arr.ndim == 1

@@ -457,3 +457,12 @@ def test_encode_refuses_si_values_outside_the_float_range():
         q.encode(1e308, "km")
     assert q.si_value(q.encode(1e-320, "degC")) == 273.15  # an offset scale: rounding, not underflow
     assert q.si_value(q.encode(0, "mm")) == 0.0 and q.si_value(q.encode(5e-324, "m")) == 5e-324
+
+
+def test_complex_vectors_are_refused_not_cast():
+    """A complex array would lose its imaginary part in a cast; every QuantityEncoder method refuses it."""
+    q = QuantityEncoder()
+    v = q.encode(3, "m").astype(complex)
+    for call in (lambda: q.convert(v, "m"), lambda: q.dimensions(v), lambda: q.can_add(v, v), lambda: q.mul(v, v)):
+        with pytest.raises(TypeError, match="complex"):
+            call()
