@@ -344,11 +344,19 @@ def _data_copy(data_dir, tmp_path):
     return copy
 
 
+def _rewrite_split(data, split, text):
+    """Replace a split's file and its manifest entry, as if generate_data.py had written it so."""
+    (data / f"{split}.jsonl").write_text(text)
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["files"][f"{split}.jsonl"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (data / "manifest.json").write_text(json.dumps(manifest))
+
+
 @pytest.mark.parametrize("split", ["train", "val"])
 def test_empty_train_or_val_is_refused_before_anything_is_deleted(data_dir, tmp_path, split):
     copy = _data_copy(data_dir, tmp_path)
     loop.train("token_only", tiny(copy, tmp_path / "r", **{"training.epochs": 1}))
-    (copy / f"{split}.jsonl").write_text("")
+    _rewrite_split(copy, split, "")
     with pytest.raises(UserError, match=f"{split}.jsonl has no records"):
         loop.train("token_only", tiny(copy, tmp_path / "r", **{"training.epochs": 1}))
     assert (tmp_path / "r" / "token_only" / "last.pt").is_file()
@@ -358,7 +366,7 @@ def test_unknown_role_label_is_a_user_error(data_dir, tmp_path):
     copy = _data_copy(data_dir, tmp_path)
     rows = [json.loads(line) for line in (copy / "train.jsonl").read_text().splitlines()]
     rows[3]["roles"] = ["+", "^"]
-    (copy / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _rewrite_split(copy, "train", "".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(UserError, match=r"unknown role label '\^'"):
         loop.train("hybrid", tiny(copy, tmp_path / "r"))
 

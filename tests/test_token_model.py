@@ -103,6 +103,8 @@ def test_fairness_token_only_learns_two_digit_addition(tmp_path, answer_order, e
     write_jsonl(tmp_path / "data" / "train.jsonl", records[:600])
     write_jsonl(tmp_path / "data" / "val.jsonl", records[600:750])  # model selection
     write_jsonl(tmp_path / "data" / "test.jsonl", records[750:])  # never seen
+    from fxlab.data import write_manifest  # training checks the split files against a manifest
+    write_manifest(tmp_path / "data", "arithmetic")
     cfg = config_from_dict({
         "task": "arithmetic", "seed": 0, "device": "cpu",
         "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16,

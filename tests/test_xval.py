@@ -114,6 +114,8 @@ def test_fairness_xval_learns_addition_to_a_loose_tolerance(tmp_path):
     write_jsonl(tmp_path / "data" / "train.jsonl", records[:600])
     write_jsonl(tmp_path / "data" / "val.jsonl", records[600:750])
     write_jsonl(tmp_path / "data" / "test.jsonl", records[750:])
+    from fxlab.data import write_manifest  # training checks the split files against a manifest
+    write_manifest(tmp_path / "data", "arithmetic")
     cfg = config_from_dict({
         "task": "arithmetic", "seed": 0, "device": "cpu",
         "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},

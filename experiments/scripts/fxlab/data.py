@@ -17,12 +17,16 @@ files). The same seed gives byte-identical files.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import random
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from fxlab import UserError
@@ -36,6 +40,10 @@ TEST_SPLITS = {task: tuple(s for s in splits if s.startswith("test_")) for task,
 RECORD_KEYS = ("id", "text", "target")  # what every file must have; eval needs no more
 MAX_DRAWS = 1000  # attempts to draw one unseen expression before declaring the space exhausted
 MANIFEST = "manifest.json"
+# write_dataset writes a manifest with this key before it replaces the first split file, and the final
+# manifest (without it) after the last: a folder whose manifest carries it may mix two runs' files.
+INCOMPLETE = "incomplete"
+LOCK = ".lock"
 # Reading: a record line is at most a few KB; a longer line means the file is not line-based text (a huge
 # newline-free file must not be read whole).
 MAX_LINE_BYTES = 1 << 20
@@ -136,6 +144,12 @@ def make_dir(path: Path) -> Path:
                         or p.exists() and not p.is_dir()), path)
         what = "a broken symlink" if blocker.is_symlink() and not blocker.exists() else "a file"
         raise UserError(f"cannot create directory {path}: {blocker} is {what}; move it or choose another path") from None
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        loop = symlink_loop(path) or path
+        raise UserError(f"cannot create directory {path}: {loop} is a symbolic link loop (it leads back to "
+                        "itself); replace the link or choose another path") from None
     return path
 
 
@@ -175,6 +189,87 @@ def remove_stray_tmp(directory: Path) -> list[Path]:
     for p in stray:
         p.unlink(missing_ok=True)
     return stray
+
+
+def symlink_loop(path: Path) -> Path | None:
+    """The first of `path`'s ancestors, or `path` itself, that is a symbolic link loop; None if there is none."""
+    path = Path(path)
+    for p in [*reversed(path.parents), path]:
+        try:
+            os.stat(p)
+        except OSError as e:
+            return p if e.errno == errno.ELOOP else None  # below a missing folder nothing can loop
+    return None
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (what `timeout`, schedulers and `docker stop` send). fxlab.cli.run_main turns it
+    into exit 128 + signal after the script has cleaned up."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """While the block runs, SIGTERM interrupts like Ctrl-C (Interrupted is raised, so `finally` blocks and
+    atomic_write_bytes clean up) instead of killing the process outright."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def dir_lock(directory: Path, doing: str = "using", instead: str = "give this run another --set paths.results_dir=...",
+             keep_file: bool = True):
+    """Hold an exclusive lock on `directory` (a flock on `<directory>/.lock`, which holds the pid), or raise
+    UserError if another process holds it: "another process (pid N) is <doing> <directory>; wait for it to
+    finish, or <instead>". The kernel releases the lock when the process ends, however it ends, so a
+    killed process never leaves a stale lock (at most the file, which the next process simply locks).
+    keep_file=False deletes the file on release, so the folder holds only what its owner wrote."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock
+        yield
+        return
+    make_dir(directory)
+    path = Path(directory) / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UserError(f"another process (pid {holder}) is {doing} {directory}; wait for it to finish, or "
+                            f"{instead}") from None
+        # A holder that deletes the file on release may have done so between our open and our flock; the
+        # lock is then on a deleted file, which the next process would not see: lock the path afresh.
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        if not keep_file:
+            path.unlink(missing_ok=True)  # still locked: nobody can take the lock of the deleted file
+        os.close(fd)
 
 
 def jsonl_bytes(records: list[dict]) -> bytes:
@@ -219,7 +314,8 @@ def text_lines(path: Path, fmt: str, max_line: int | None = None):
 
 def _number_list(value) -> bool:
     return isinstance(value, list) and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+        isinstance(x, (int, float)) and not isinstance(x, bool) and (isinstance(x, int) or math.isfinite(x))
+        for x in value)  # an int is finite; math.isfinite cannot take one past the float range
 
 
 def _str_list(value) -> bool:
@@ -294,29 +390,98 @@ def split_path(cfg: Config, split: str) -> Path:
 
 
 def load_split(cfg: Config, split: str, required: tuple[str, ...] = RECORD_KEYS) -> list[dict]:
-    """A generated split; a missing data dir or file says which command creates it."""
+    """A generated split, checked against the manifest.json of generate_data.py (see `verified_sha256`); a
+    missing data dir or file says which command creates it."""
     path = split_path(cfg, split)
+    loop = symlink_loop(path)
+    if loop is not None:
+        raise UserError(f"{loop} is a symbolic link loop (it leads back to itself); replace the link, or choose "
+                        "another paths.data_dir")
     if not path.is_file() and not path.is_symlink():
         what = "data dir" if not cfg.data_path.is_dir() else "data file"
         where = cfg.data_path if what == "data dir" else path
         raise UserError(f"{what} {where} not found; run generate_data.py --config {cfg.source} first")
+    expected = verified_sha256(cfg, path)
     records = read_jsonl(path, required)
+    if file_sha256(path) != expected:  # replaced while it was read: by a generate_data.py run now writing
+        raise UserError(f"{path} changed while it was read; wait for generate_data.py to finish and run again")
     if not records:  # checked here, before any caller deletes checkpoints or reports a 0.0% accuracy
         raise UserError(f"data file {path} has no records; regenerate it with "
                         f"generate_data.py --config {cfg.source}")
     return records
 
 
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
 def write_dataset(cfg: Config, splits: dict[str, list[dict]], out_dir: Path) -> dict:
-    """Write `<split>.jsonl` files and a deterministic manifest.json (sizes + sha256); returns the manifest."""
+    """Write `<split>.jsonl` files and a deterministic manifest.json (sizes + sha256); returns the manifest.
+
+    A manifest marked INCOMPLETE replaces the old one before the first file is replaced, and the final
+    manifest (without the mark) is written last. So a write cut short at any point (Ctrl-C, SIGTERM,
+    SIGKILL) leaves a folder that load_split refuses, never a mixture of two runs' files under a manifest
+    that vouches for them."""
+    out_dir = Path(out_dir)
+    base = {"task": cfg.task, "seed": cfg.seed, "data": cfg.to_dict()["data"]}
+    blobs = {f"{split}.jsonl": jsonl_bytes(records) for split, records in splits.items()}
+    atomic_write_bytes(out_dir / MANIFEST, _manifest_bytes({**base, INCOMPLETE: True, "files": {}}))
     files = {}
-    for split, records in splits.items():
-        blob = jsonl_bytes(records)
-        atomic_write_bytes(out_dir / f"{split}.jsonl", blob)
-        files[f"{split}.jsonl"] = {"n": len(records), "sha256": hashlib.sha256(blob).hexdigest()}
-    manifest = {"task": cfg.task, "seed": cfg.seed, "data": cfg.to_dict()["data"], "files": files}
-    atomic_write_bytes(out_dir / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    for (name, blob), records in zip(blobs.items(), splits.values()):
+        atomic_write_bytes(out_dir / name, blob)
+        files[name] = {"n": len(records), "sha256": hashlib.sha256(blob).hexdigest()}
+    manifest = {**base, "files": files}
+    atomic_write_bytes(out_dir / MANIFEST, _manifest_bytes(manifest))
     return manifest
+
+
+def write_manifest(out_dir: Path, task: str) -> dict:
+    """A manifest.json for the `*.jsonl` files already in `out_dir`: hand-made data (not written by
+    generate_data.py) that training and eval.py should accept. Returns the manifest."""
+    out_dir = Path(out_dir)
+    files = {}
+    for path in sorted(out_dir.glob("*.jsonl")):
+        blob = path.read_bytes()
+        files[path.name] = {"n": sum(1 for line in blob.split(b"\n") if line.strip()),
+                            "sha256": hashlib.sha256(blob).hexdigest()}
+    manifest = {"task": task, "seed": None, "data": None, "files": files}
+    atomic_write_bytes(out_dir / MANIFEST, _manifest_bytes(manifest))
+    return manifest
+
+
+def verified_sha256(cfg: Config, path: Path) -> str:
+    """The sha256 of the split file `path`, after checking it against the manifest.json beside it: the
+    manifest exists, is complete (not left by an interrupted generate_data.py), is of cfg's task and lists
+    the file with this sha256. Otherwise a UserError says to rerun generate_data.py. (Files given by path,
+    such as eval.py --data FILE, are read with read_jsonl and need no manifest.)"""
+    path = Path(path)
+    manifest_path = path.parent / MANIFEST
+    rerun = f"rerun generate_data.py --config {cfg.source}"
+    if not manifest_path.is_file():
+        raise UserError(f"{path.parent} has no {MANIFEST}, so its files cannot be checked (not written by "
+                        f"generate_data.py, or by an interrupted run); {rerun}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise UserError(f"{manifest_path} is damaged (not a manifest of generate_data.py); {rerun}")
+    if manifest.get(INCOMPLETE):
+        raise UserError(f"{path.parent} holds an unfinished dataset (a generate_data.py run was interrupted, or "
+                        f"is still writing); {rerun}")
+    if manifest.get("task") != cfg.task:
+        raise UserError(f"{path.parent} holds data of task {manifest.get('task')!r}, the config's task is "
+                        f"{cfg.task!r}; {rerun}, or choose another paths.data_dir")
+    entry = files.get(path.name)
+    expected = entry.get("sha256") if isinstance(entry, dict) else None
+    if not isinstance(expected, str):
+        raise UserError(f"{manifest_path} does not list {path.name} (a file of another run); {rerun}")
+    actual = file_sha256(path)
+    if actual != expected:
+        raise UserError(f"{path} does not match {manifest_path} (sha256 differs: the files come from different "
+                        f"generate_data.py runs, or were edited); {rerun}")
+    return actual
 
 
 def file_sha256(path: Path) -> str:

@@ -21,6 +21,13 @@ Readout (model.readout):
 
 Training labels: the generator knows each expression's structure and writes per-span `roles` into the
 training records; `collate` reads them (and only `collate`). `predict` sees raw text only.
+
+Input limits. The attention's masks are (B, T, T), so memory grows with the square of the sequence
+length. A text longer than MAX_INPUT_CHARS (2000) characters, or one holding a number beyond FluxEM's
+float range (about 1.8e308), gets the answer "" (counted wrong) without being tokenized, and a training
+record like that is refused (file:line) before training starts. `predict` splits a batch so that
+B x T^2 stays within MAX_BATCH_CELLS (a batch of ordinary texts is never split), so its memory is bounded
+whatever the texts and `training.eval_batch_size`.
 """
 
 from __future__ import annotations
@@ -41,6 +48,11 @@ PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
 VOCAB_SIZE = SLOT + 1
 IGNORE = -100
+# The longest text the hybrid reads. The test texts of every shipped config are under 300 characters;
+# a number may have up to fluxem's MAX_NUMERAL_CHARS (1000) digits, so two such operands still fit.
+MAX_INPUT_CHARS = 2000
+# Largest B x T^2 of one inference batch: one text of MAX_INPUT_CHARS characters (T = 2002) fits alone.
+MAX_BATCH_CELLS = 1 << 22
 # Everything besides the code that decides tokenize's output; part of the token cache's key.
 VOCABULARY = repr((SPECIALS, sorted(CHAR_TO_ID.items()), SLOT, sorted(TYPE_IDS.items())))
 
@@ -71,14 +83,40 @@ def tokenize(text: str):
     Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
     each span, EOS; vectors
     (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
-    slots in order.
+    slots in order. ValueError for a text longer than MAX_INPUT_CHARS or a number beyond the float range.
     """
+    if len(text) > MAX_INPUT_CHARS:
+        raise ValueError(f"a text of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
+                         "(fxlab.hybrid.MAX_INPUT_CHARS)")
     spans = fluxem.detect_spans(text)
     ids, types, slot_index = slot_sequence(text, spans)
     vectors = np.zeros((len(ids), fluxem.EMBED_DIM))
     if spans:
         vectors[slot_index] = span_vectors(spans)
     return ids, types, vectors, slot_index, spans
+
+
+def token_groups(lengths: list[int], max_items: int | None = None, budget: int = MAX_BATCH_CELLS) -> list[list[int]]:
+    """Consecutive runs of the indices of `lengths` (sequence lengths T) such that each run's count x its
+    longest T squared (the size of the attention's (B, T, T) masks) stays within `budget`, and each run
+    has at most `max_items` indices; a text too long for the budget on its own forms a run alone.
+
+    >>> token_groups([10, 10, 10]), token_groups([10, 10, 10], budget=250), token_groups([1, 30, 1], budget=900)
+    ([[0, 1, 2]], [[0, 1], [2]], [[0], [1], [2]])
+    """
+    groups: list[list[int]] = []
+    run: list[int] = []
+    longest = 0
+    for i, n in enumerate(lengths):
+        wider = max(longest, n)
+        if run and ((len(run) + 1) * wider * wider > budget or (max_items is not None and len(run) >= max_items)):
+            groups.append(run)
+            run, wider = [], n
+        run.append(i)
+        longest = wider
+    if run:
+        groups.append(run)
+    return groups
 
 
 class LocalSelfAttention(nn.Module):
@@ -184,25 +222,55 @@ class HybridModel(nn.Module):
         return {k: v.to(self.char_embedding.weight.device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     @torch.no_grad()
-    def _infer(self, texts: list[str]) -> tuple[dict, list[tuple]]:
-        """Readout outputs for raw texts (eval mode; the padding mask is passed as in training)."""
+    def _run(self, items: list[tuple]) -> dict:
+        """Readout outputs for one batch of tokenized texts (eval mode; the padding mask is passed as in training)."""
         was_training = self.training
         self.eval()
+        try:
+            batch = self._batch(items)
+            return self.readout(self.encode(batch), batch)
+        finally:
+            self.train(was_training)
+
+    def _infer(self, texts: list[str]) -> tuple[dict, list[tuple]]:
+        """Readout outputs for raw texts as ONE batch (all of them readable)."""
         items = self.token_cache.items(texts, need_spans=True)  # tokenized from each raw text (once)
-        batch = self._batch(items)
-        outputs = self.readout(self.encode(batch), batch)
-        self.train(was_training)
-        return outputs, items
+        return self._run(items), items
+
+    def _read(self, texts: list[str]) -> list[tuple | None]:
+        """Each text's tokens, or None for a text the model cannot read (see "Input limits")."""
+        out = []
+        for text in texts:
+            item = None
+            if len(text) <= MAX_INPUT_CHARS:
+                try:
+                    item = self.token_cache.items([text], need_spans=True)[0]
+                except (ValueError, OverflowError):  # a number beyond FluxEM's float range
+                    pass
+            out.append(item)
+        return out
+
+    def _each(self, texts: list[str], finish) -> list:
+        """finish(outputs, items) over the readable texts, in batches within MAX_BATCH_CELLS; None for the others."""
+        items = self._read(texts)
+        readable = [i for i, item in enumerate(items) if item is not None]
+        results: list = [None] * len(texts)
+        for group in token_groups([len(items[i][0]) for i in readable]):
+            chosen = [readable[g] for g in group]
+            batch_items = [items[i] for i in chosen]
+            for i, result in zip(chosen, finish(self._run(batch_items), batch_items)):
+                results[i] = result
+        return results
 
     def predict(self, texts: list[str]) -> list[str]:
-        """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved."""
-        outputs, items = self._infer(texts)
-        return self.readout.answers(outputs, items, self.task)
+        """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved. "" for a
+        text the model cannot read (longer than MAX_INPUT_CHARS, or a number beyond the float range)."""
+        answers = self._each(texts, lambda outputs, items: self.readout.answers(outputs, items, self.task))
+        return ["" if a is None else a for a in answers]
 
     def predict_roles(self, texts: list[str]) -> list[list[str]]:
-        """The roles the network assigns to each span (for inspection and guard (b))."""
-        outputs, items = self._infer(texts)
-        return self.readout.roles(outputs, items)
+        """The roles the network assigns to each span (for inspection and guard (b)); [] for an unreadable text."""
+        return [[] if r is None else r for r in self._each(texts, self.readout.roles)]
 
 
 def build(cfg: Config) -> nn.Module:

@@ -61,8 +61,10 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from fxlab import UserError, dist
-from fxlab.config import Config, fingerprint, fluxem_version, resolve_device
-from fxlab.data import atomic_write_bytes, file_sha256, load_split, make_dir, remove_stray_tmp, split_path
+from fxlab.config import Config, fingerprint, fluxem_version, resolve_device, short
+from fxlab.data import (Interrupted, atomic_write_bytes, dir_lock, file_sha256, load_split, make_dir,
+                        remove_stray_tmp, split_path, text_lines)
+from fxlab.data import sigterm_raises as _sigterm_raises
 from fxlab.models import MODELS, build_model, count_parameters
 
 CHECKPOINT_FORMAT = 1
@@ -95,14 +97,6 @@ def progress(iterable, **kwargs):
 # ---------------------------------------------------------------- checkpoints
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM (what `timeout`, schedulers and `docker stop` send) during training."""
-
-    def __init__(self, signum: int = signal.SIGINT):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -130,48 +124,10 @@ def _signals_deferred():
 _sigint_deferred = _signals_deferred  # the older name
 
 
-@contextlib.contextmanager
-def _sigterm_raises():
-    """While training, SIGTERM interrupts like Ctrl-C (clean exit, resumable), instead of killing outright."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Interrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-@contextlib.contextmanager
 def run_lock(directory: Path):
-    """Hold an exclusive lock on `directory` (via `<directory>/.lock`), or raise UserError if another process
-    holds it: two runs in one folder would delete each other's checkpoints. The kernel releases the lock
-    when the process ends, however it ends, so a killed run never leaves a stale lock behind."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX (Windows): no lock
-        yield
-        return
-    make_dir(directory)
-    path = directory / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            raise UserError(f"another process (pid {holder}) is using {directory}; wait for it to finish, or "
-                            "give this run another --set paths.results_dir=...") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        os.close(fd)
+    """Hold an exclusive lock on `directory` (`<directory>/.lock`, fxlab.data.dir_lock), or raise UserError if
+    another process holds it: two runs in one folder would delete each other's checkpoints."""
+    return dir_lock(directory)
 
 
 # The save protocol. The .json is the single commit point; it names its weights by sha256.
@@ -240,6 +196,69 @@ def read_meta(meta_path: Path, required: tuple[str, ...] = META_KEYS) -> dict:
     return meta
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_meta(meta_path: Path, meta: dict) -> None:
+    """The types and ranges of the metadata `read_meta` returned, loop state included, so that a damaged but
+    well-formed .json is a one-line UserError naming the field, never a traceback or a run that trains
+    epochs -4..2 or writes metrics.jsonl one character per line."""
+    def damaged(why: str) -> UserError:
+        return UserError(f"{meta_path}: corrupt checkpoint metadata ({why}); retrain, or restore the file")
+
+    def bad(field: str, want: str, got) -> UserError:
+        return damaged(f"{field} must be {want}, got {short(got)}")
+
+    if not _is_int(meta["format"]) or meta["format"] != CHECKPOINT_FORMAT:
+        raise bad("format", str(CHECKPOINT_FORMAT), meta["format"])
+    for key in ("kind", "model", "fingerprint", "pt_sha256"):
+        if not isinstance(meta[key], str):
+            raise bad(key, "a string", meta[key])
+    config = meta["config"]
+    training = config.get("training") if isinstance(config, dict) else None
+    planned = training.get("epochs") if isinstance(training, dict) else None
+    if not _is_int(planned) or planned < 1:
+        raise bad("config.training.epochs", "an integer >= 1", planned)
+    if "world_size" in meta and (not _is_int(meta["world_size"]) or meta["world_size"] < 1):
+        raise bad("world_size", "an integer >= 1", meta["world_size"])
+    state = meta["state"]
+    fields = [f.name for f in dataclasses.fields(TrainState)]
+    if not isinstance(state, dict):
+        raise bad("state", "an object", state)
+    missing, unknown = [k for k in fields if k not in state], sorted(set(state) - set(fields))
+    if missing:
+        raise damaged(f"state lacks {', '.join(missing)}")
+    if unknown:
+        raise damaged(f"state has unknown key(s) {short(', '.join(unknown))}")
+    epoch = state["epoch"]
+    if not _is_int(epoch) or not 0 <= epoch <= planned:
+        raise bad("state.epoch", f"an integer in [0, {planned}] (config.training.epochs)", epoch)
+    if not _is_int(state["step"]) or state["step"] < 0:
+        raise bad("state.step", "an integer >= 0", state["step"])
+    em = state["best_val_exact_match"]
+    if not _is_number(em) or not (em == -1 or 0 <= em <= 1):  # -1: no validation yet
+        raise bad("state.best_val_exact_match", "-1 or a number in [0, 1]", em)
+    if not _is_int(state["best_epoch"]) or not 0 <= state["best_epoch"] <= epoch:
+        raise bad("state.best_epoch", f"an integer in [0, {epoch}] (state.epoch)", state["best_epoch"])
+    if state["best_val_loss"] is not None and not _is_number(state["best_val_loss"]):
+        raise bad("state.best_val_loss", "null or a finite number", state["best_val_loss"])
+    if not _is_int(state["bad_evals"]) or not 0 <= state["bad_evals"] <= epoch:
+        raise bad("state.bad_evals", f"an integer in [0, {epoch}] (state.epoch)", state["bad_evals"])
+    if not isinstance(state["stopped_early"], bool):
+        raise bad("state.stopped_early", "true or false", state["stopped_early"])
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        raise bad("state.history", f"a list of {epoch} metrics rows (one per completed epoch)", history)
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or row.get("epoch") != i + 1:
+            raise bad(f"state.history[{i}]", f"a metrics row of epoch {i + 1}", row)
+
+
 def load_checkpoint(stem: Path, cfg: Config, hint: str, model: str | None = None) -> tuple[dict, dict]:
     """(tensors, meta) of `<stem>.pt/.json`, checked against cfg's fingerprint and the model name (`model`,
     by default the run directory's name); `hint` says what to run if there is no checkpoint."""
@@ -250,6 +269,7 @@ def load_checkpoint(stem: Path, cfg: Config, hint: str, model: str | None = None
                             "used; restore it, or retrain")
         raise UserError(f"no checkpoint at {pt_path}; {hint}")
     meta = read_meta(meta_path)
+    check_meta(meta_path, meta)
     if model is None and stem.parent.name in MODELS:
         model = stem.parent.name
     if model is not None and meta["model"] != model:
@@ -492,6 +512,11 @@ def _resume(ctx: dict) -> TrainState:
                         "regenerate it with the same seed, or retrain without --resume")
     pt = out / "last.pt"
     load_weights(ctx["model"], tensors["model"], pt)
+    check_optimizer_state(tensors["optimizer"], ctx["opt"], pt)
+    random_state = meta["python_random"]
+    if not (isinstance(random_state, list) and len(random_state) == 3 and isinstance(random_state[1], list)):
+        raise UserError(f"{out / 'last.json'}: corrupt checkpoint metadata (python_random must be [version, "
+                        f"[internal state], gauss], got {short(random_state)}); retrain without --resume")
     try:
         ctx["opt"].load_state_dict(tensors["optimizer"])
         torch.set_rng_state(tensors["rng"]["torch"])
@@ -506,6 +531,52 @@ def _resume(ctx: dict) -> TrainState:
     if dist.current().is_main:
         print(f"[{ctx['name']}] resuming after epoch {state.epoch} from {out / 'last.pt'}", flush=True)
     return state
+
+
+def check_optimizer_state(saved, opt: torch.optim.Optimizer, pt: Path) -> None:
+    """`saved` (the optimizer entry of last.pt) has the structure of `opt`'s own state: the same parameter
+    groups, hyperparameters of the same types, and per-parameter tensors of the parameter's shape. A
+    damaged entry is a UserError naming the field here, not a traceback at the first step or a value that
+    load_state_dict takes silently."""
+    def bad(field: str, why: str) -> UserError:
+        return UserError(f"{pt}: damaged optimizer state ({field}: {why}); retrain without --resume")
+
+    live = opt.state_dict()
+    if not isinstance(saved, dict) or set(saved) != set(live):
+        got = f"the keys {short(sorted(map(str, saved)))}" if isinstance(saved, dict) else short(saved)
+        raise bad("optimizer", f"expected an object with the keys {', '.join(sorted(live))}, got {got}")
+    groups = saved["param_groups"]
+    if not isinstance(groups, list) or len(groups) != len(live["param_groups"]):
+        raise bad("optimizer.param_groups", f"expected {len(live['param_groups'])} groups, got {short(groups)}")
+    shapes = {}
+    for g, (group, ref, params) in enumerate(zip(groups, live["param_groups"], opt.param_groups)):
+        where = f"optimizer.param_groups[{g}]"
+        if not isinstance(group, dict) or group.get("params") != ref["params"]:
+            raise bad(f"{where}.params", f"expected the parameter ids {short(ref['params'])}")
+        for key in set(group) & set(ref) - {"params"}:  # keys of another torch version are left to torch
+            value, want = group[key], ref[key]
+            if isinstance(want, bool) or want is None:
+                ok = value is None or isinstance(value, bool)
+            elif isinstance(want, (int, float)):
+                ok = _is_number(value)
+            elif isinstance(want, (tuple, list)):
+                ok = isinstance(value, (tuple, list)) and len(value) == len(want) and all(map(_is_number, value))
+            else:
+                ok = type(value) is type(want)
+            if not ok:
+                raise bad(f"{where}.{key}", f"expected a value like {short(want)}, got {short(value)}")
+        shapes.update(zip(ref["params"], (p.shape for p in params["params"])))
+    state = saved["state"]
+    if not isinstance(state, dict):
+        raise bad("optimizer.state", f"expected an object, got {short(state)}")
+    for pid, entry in state.items():
+        if pid not in shapes or not isinstance(entry, dict):
+            raise bad(f"optimizer.state[{short(pid)}]", "not the state of a parameter of this model")
+        for key, value in entry.items():
+            if not torch.is_tensor(value) or (key != "step" and value.shape != shapes[pid]) or (
+                    key == "step" and value.numel() != 1):
+                raise bad(f"optimizer.state[{pid}].{key}",
+                          f"expected a tensor of shape {tuple(shapes[pid]) if key != 'step' else '()'}, got {short(value)}")
 
 
 def _start_fresh(out: Path, name: str) -> None:
@@ -541,6 +612,67 @@ def _check_role_labels(records: list[dict], path: Path, cfg: Config) -> None:
                             f"{', '.join(ROLES)}); regenerate the data with generate_data.py --config {cfg.source}")
 
 
+def _check_records(ctx: dict) -> None:
+    """Every train and val record through the model's `collate` (tokenization, encoding, labels), so that
+    a record the model cannot take stops the run here, before `_start_fresh` deletes anything, as a
+    UserError naming its file:line. The work is not lost: the models keep what collate computes (the
+    hybrid's token cache, the reducer's teacher states)."""
+    model, cfg = ctx["model"], ctx["cfg"]
+    bs = cfg.training.batch_size
+    for split in ("train", "val"):
+        records = ctx[split]
+        for start in range(0, len(records), bs):
+            try:
+                model.collate(records[start : start + bs])
+            except Exception as e:  # noqa: BLE001 - whatever collate raises, the answer names the record
+                # The hybrid tokenizes a whole split at its first batch, so the culprit may lie further on.
+                culprit = _first_bad_record(model, records[start : start + bs], start) or _first_bad_record(
+                    model, records, 0)
+                path = split_path(cfg, split)
+                if culprit is None:
+                    raise UserError(f"{path}: the {ctx['name']} model cannot batch records {start + 1}-"
+                                    f"{min(start + bs, len(records))} ({_one_line(e)})") from None
+                index, error = culprit
+                where = f"{path}:{_line_of_record(path, index)}"
+                if isinstance(error, UserError):  # the model's own message says what to do
+                    raise UserError(f"{where}: {_clip(str(error))}") from None
+                raise UserError(f"{where}: record {short(records[index].get('id'))} cannot be used by the "
+                                f"{ctx['name']} model ({_one_line(error)}); fix or remove it, or regenerate the "
+                                f"data with generate_data.py --config {cfg.source}") from None
+
+
+def _first_bad_record(model: nn.Module, records: list[dict], offset: int) -> tuple[int, Exception] | None:
+    """(offset + index, error) of the first record that `collate` refuses on its own, or None."""
+    for i, record in enumerate(records):
+        try:
+            model.collate([record])
+        except Exception as e:  # noqa: BLE001 - see _check_records
+            return offset + i, e
+    return None
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    """The first line of `text`, at most `limit` characters: its middle (a message may quote a whole record)
+    gives way to "...", its end (what to do) stays."""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    return first if len(first) <= limit else first[: limit // 2] + "..." + first[-(limit // 2 - 3):]
+
+
+def _one_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {_clip(str(error), 200)}"
+
+
+def _line_of_record(path: Path, index: int) -> int | str:
+    """The line number of the index-th record of a JSONL file (read_jsonl skips blank lines)."""
+    for lineno, line in text_lines(path, "JSONL"):
+        if line.strip():
+            if index == 0:
+                return lineno
+            index -= 1
+    return "?"
+
+
 def _write_run_config(ctx: dict) -> None:
     cfg = ctx["cfg"]
     info = {"model": ctx["name"], "config": cfg.to_dict(), "config_file": cfg.source,
@@ -570,6 +702,7 @@ def _setup(model_name: str, cfg: Config, resume: bool, device: str) -> tuple[dic
     """Everything is validated (data, model, resume state) before anything is deleted. Call under run_lock
     (rank 0 only, under torchrun). ctx["resumed"] says whether it resumed."""
     ctx = _context(model_name, cfg, device)
+    _check_records(ctx)
     out = ctx["out"]
     make_dir(out)
     if resume:

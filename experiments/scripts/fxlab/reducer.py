@@ -25,6 +25,10 @@ hybrid's local windowed attention (`fxlab.hybrid.Block`), with no absolute posit
 Nothing here reads the question text: the only path from text to structure is the network. Training
 targets come from a teacher (`fxlab.mathds_oracle`, imported only by `collate`), which sees each
 training state's text and says which steps are valid.
+
+Input limits: those of the hybrid (fxlab.hybrid, "Input limits"). A question longer than MAX_INPUT_CHARS
+characters, or with a number beyond FluxEM's float range, gets the answer "" without being read, and
+each step's batch keeps B x T^2 within MAX_BATCH_CELLS as well as PREDICT_CHUNK questions.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import fluxem
 from fluxem import layout as FL
 from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
 from fxlab.config import Config, ModelConfig
-from fxlab.hybrid import IGNORE, PAD, SLOT, VOCAB_SIZE, Block, slot_sequence
+from fxlab.hybrid import IGNORE, MAX_INPUT_CHARS, PAD, SLOT, VOCAB_SIZE, Block, slot_sequence, token_groups
 from fxlab.token_model import BOS, CHAR_TO_ID, EOS
 
 GAP_OPS = ("none", "+", "-", "rsub", "*", "/", "dist", "root")  # root: a ** b, b = 1/k, to the nearest integer
@@ -334,6 +338,9 @@ class ReductionHybrid(nn.Module):
     def _states_of(self, record: dict) -> list:
         """Teacher-forced states of one training record: [(ids, slots, gaps, slot ops, format or None)]."""
         text = record["text"]
+        if len(text) > MAX_INPUT_CHARS:
+            raise ValueError(f"a question of {len(text)} characters; the reducer reads at most {MAX_INPUT_CHARS} "
+                             "(fxlab.hybrid.MAX_INPUT_CHARS)")
         if text not in self._train_states:
             from fxlab.mathds_oracle import teacher_states  # training only: the teacher parses text
 
@@ -405,10 +412,15 @@ class ReductionHybrid(nn.Module):
         """Answers from raw text: the network steps, the FluxEM executor reduces, until no step is left."""
         was_training = self.training
         self.eval()
-        states = [initial_state(t) for t in texts]
-        answers: list[str | None] = [None] * len(texts)
+        states: list = []
+        for text in texts:
+            try:
+                states.append(initial_state(text) if len(text) <= MAX_INPUT_CHARS else None)
+            except (ValueError, OverflowError):  # a number beyond FluxEM's float range
+                states.append(None)
+        answers: list[str | None] = ["" if s is None else None for s in states]  # "": cannot be read
         formats = ["fraction"] * len(texts)
-        active = list(range(len(texts)))
+        active = [i for i in range(len(texts)) if answers[i] is None]
         for n_step in range(MAX_STEPS):
             if not active:
                 break
@@ -419,8 +431,8 @@ class ReductionHybrid(nn.Module):
                 break
             decisions = {}
             by_length = sorted(active, key=lambda i: len(states[i][0]))
-            for c in range(0, len(by_length), PREDICT_CHUNK):
-                chunk = by_length[c : c + PREDICT_CHUNK]
+            for group in token_groups([len(states[i][0]) for i in by_length], max_items=PREDICT_CHUNK):
+                chunk = [by_length[g] for g in group]
                 batch = self._batch([states[i] for i in chunk])
                 outputs, _ = self.forward(batch)
                 if n_step == 0:
