@@ -23,8 +23,8 @@ Training labels: the generator knows each expression's structure and writes per-
 training records; `collate` reads them (and only `collate`). `predict` sees raw text only.
 
 Input limits. The attention's masks are (B, T, T), so memory grows with the square of the sequence
-length. A text longer than MAX_INPUT_CHARS (2000) characters, or one holding a number beyond FluxEM's
-float range (about 1.8e308), gets the answer "" (counted wrong) without being tokenized, and a training
+length. A text longer than MAX_INPUT_CHARS (2000) characters gets the answer "" (counted wrong) without
+being tokenized, as does a text whose spans FluxEM cannot encode (tokenize's ValueError); a training
 record like that is refused (file:line) before training starts. `predict` splits a batch so that
 B x T^2 stays within MAX_BATCH_CELLS (a batch of ordinary texts is never split), so its memory is bounded
 whatever the texts and `training.eval_batch_size`.
@@ -83,7 +83,7 @@ def tokenize(text: str):
     Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
     each span, EOS; vectors
     (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
-    slots in order. ValueError for a text longer than MAX_INPUT_CHARS or a number beyond the float range.
+    slots in order. ValueError for a text longer than MAX_INPUT_CHARS or a span FluxEM cannot encode.
     """
     if len(text) > MAX_INPUT_CHARS:
         raise ValueError(f"a text of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
@@ -245,7 +245,7 @@ class HybridModel(nn.Module):
             if len(text) <= MAX_INPUT_CHARS:
                 try:
                     item = self.token_cache.items([text], need_spans=True)[0]
-                except (ValueError, OverflowError):  # a number beyond FluxEM's float range
+                except (ValueError, OverflowError):  # a span FluxEM cannot encode
                     pass
             out.append(item)
         return out
@@ -264,7 +264,7 @@ class HybridModel(nn.Module):
 
     def predict(self, texts: list[str]) -> list[str]:
         """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved. "" for a
-        text the model cannot read (longer than MAX_INPUT_CHARS, or a number beyond the float range)."""
+        text the model cannot read (longer than MAX_INPUT_CHARS, or a span FluxEM cannot encode)."""
         answers = self._each(texts, lambda outputs, items: self.readout.answers(outputs, items, self.task))
         return ["" if a is None else a for a in answers]
 

@@ -27,7 +27,7 @@ targets come from a teacher (`fxlab.mathds_oracle`, imported only by `collate`),
 training state's text and says which steps are valid.
 
 Input limits: those of the hybrid (fxlab.hybrid, "Input limits"). A question longer than MAX_INPUT_CHARS
-characters, or with a number beyond FluxEM's float range, gets the answer "" without being read, and
+characters, or with a span FluxEM cannot encode, gets the answer "" without being read, and
 each step's batch keeps B x T^2 within MAX_BATCH_CELLS as well as PREDICT_CHUNK questions.
 """
 
@@ -416,7 +416,7 @@ class ReductionHybrid(nn.Module):
         for text in texts:
             try:
                 states.append(initial_state(text) if len(text) <= MAX_INPUT_CHARS else None)
-            except (ValueError, OverflowError):  # a number beyond FluxEM's float range
+            except (ValueError, OverflowError):  # a span FluxEM cannot encode
                 states.append(None)
         answers: list[str | None] = ["" if s is None else None for s in states]  # "": cannot be read
         formats = ["fraction"] * len(texts)
