@@ -204,6 +204,10 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+# TrainState keys that checkpoints of earlier versions lack; TrainState's default stands in for them.
+LATER_STATE_KEYS = ("best_val_loss",)
+
+
 def check_meta(meta_path: Path, meta: dict) -> None:
     """The types and ranges of the metadata `read_meta` returned, loop state included, so that a damaged but
     well-formed .json is a one-line UserError naming the field, never a traceback or a run that trains
@@ -230,7 +234,8 @@ def check_meta(meta_path: Path, meta: dict) -> None:
     fields = [f.name for f in dataclasses.fields(TrainState)]
     if not isinstance(state, dict):
         raise bad("state", "an object", state)
-    missing, unknown = [k for k in fields if k not in state], sorted(set(state) - set(fields))
+    missing = [k for k in fields if k not in state and k not in LATER_STATE_KEYS]
+    unknown = sorted(set(state) - set(fields))
     if missing:
         raise damaged(f"state lacks {', '.join(missing)}")
     if unknown:
@@ -245,7 +250,7 @@ def check_meta(meta_path: Path, meta: dict) -> None:
         raise bad("state.best_val_exact_match", "-1 or a number in [0, 1]", em)
     if not _is_int(state["best_epoch"]) or not 0 <= state["best_epoch"] <= epoch:
         raise bad("state.best_epoch", f"an integer in [0, {epoch}] (state.epoch)", state["best_epoch"])
-    if state["best_val_loss"] is not None and not _is_number(state["best_val_loss"]):
+    if state.get("best_val_loss") is not None and not _is_number(state["best_val_loss"]):
         raise bad("state.best_val_loss", "null or a finite number", state["best_val_loss"])
     if not _is_int(state["bad_evals"]) or not 0 <= state["bad_evals"] <= epoch:
         raise bad("state.bad_evals", f"an integer in [0, {epoch}] (state.epoch)", state["bad_evals"])
