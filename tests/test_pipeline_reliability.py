@@ -383,3 +383,11 @@ def test_a_damaged_optimizer_state_stops_resume_with_one_line(trained, tmp_path,
 def test_an_intact_checkpoint_still_resumes(run_copy):
     root, base, run_dir = run_copy
     assert train_token_only.main(base + ["--resume"]) == 0
+
+
+def test_a_loop_state_of_an_earlier_version_without_best_val_loss_still_resumes(run_copy):
+    root, base, run_dir = run_copy
+    meta = json.loads((run_dir / "last.json").read_text())
+    del meta["state"]["best_val_loss"]
+    (run_dir / "last.json").write_text(json.dumps(meta))
+    assert train_token_only.main(base + ["--resume"]) == 0  # loaded and checked; all epochs done

@@ -4,7 +4,9 @@
     python experiments/scripts/train_hybrid.py --config experiments/configs/arithmetic_tiny.yaml --epochs 2
     python experiments/scripts/train_hybrid.py --config experiments/configs/arithmetic_small.yaml --resume
 
-Needs the data of generate_data.py. Writes <results_dir>/hybrid/: config.json, metrics.jsonl,
+Needs the data of generate_data.py (checked against its manifest.json). Every train and val record is
+encoded before an earlier run's checkpoints are replaced; one the model cannot take is named
+file:line (exit 2). Writes <results_dir>/hybrid/: config.json, metrics.jsonl,
 best.pt/.json (best validation exact match; eval.py loads it) and last.pt/.json (for --resume).
 The model itself lives in fxlab/hybrid.py (`build(cfg)`); this script and train_token_only.py share
 fxlab/loop.py and differ only by the model name. Ctrl-C saves nothing half-written and exits 130;

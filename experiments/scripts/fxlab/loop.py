@@ -10,8 +10,10 @@ Run directory: `<results_dir>/<model_name>/`
 Checkpoints: the `.pt` holds tensors only (loads with `torch.load(weights_only=True)`); the `.json` beside
 it holds the metadata (model name, config fingerprint, loop state) and the sha256 of the `.pt`. The `.json`
 is the single commit point of a save (protocol at `save_checkpoint`), so a kill at any moment, SIGKILL
-included, leaves a pair that loads. Ctrl-C and SIGTERM during a save are deferred until it is done; at any
-other time they stop training cleanly (exit 130 / 143) with a message saying how to resume. A lock on the
+included, leaves a pair that loads. A .json or optimizer state that parses but holds wrong types or
+ranges (`check_meta`, `check_optimizer_state`) is a one-line error naming the field. Ctrl-C and SIGTERM
+during a save are deferred until it is done; at any other time they stop training cleanly (exit 130 / 143)
+with a message saying how to resume. A lock on the
 run directory (`.lock`) makes a second run or `--resume` on it exit 2 while one is training. A NaN / inf
 loss stops training (exit 2) and keeps the last good checkpoint.
 
