@@ -163,6 +163,68 @@ _EXPONENT = re.compile(
     r"(?:\^|\*\*)[-+\u2212\u2013]?[0-9]{1,2}(?![0-9])|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}(?![⁰¹²³⁴⁵⁶⁷⁸⁹])"
 )
 _FUEL = re.compile(r"[Ll]/100[ \u00a0]?km(?!\w)")
+
+# Number words, as DeepMind mathematics_dataset writes them (its misspellings "fourteeen", "fourty" and
+# "twelth(s)" included) and as English does.
+_UNIT_WORDS = {w: v for v, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())} | {"fourteeen": 14}
+_TENS_WORDS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+               "eighty": 80, "ninety": 90}
+_SMALL_WORDS = _UNIT_WORDS | _TENS_WORDS
+_LARGE_WORDS = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+# Place names of mathematics_dataset's place_value questions ("the ten thousands digit"): not numbers.
+_PLURAL_PLACES = frozenset(
+    "hundreds thousands millions billions trillions quadrillions quintillions sextillions septillions "
+    "octillions nonillions decillions".split())
+_DENOMINATOR_WORDS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+                      "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twelth": 12, "thirteenth": 13,
+                      "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+                      "nineteenth": 19, "twentieth": 20, "hundredth": 100, "thousandth": 1000}
+_PLURAL_DENOMINATORS = {("halves" if w == "half" else w + "s"): d for w, d in _DENOMINATOR_WORDS.items()}
+# "the one", "no one", "which one": the pronoun, not the number 1.
+_ONE_PRONOUN_AFTER = frozenset("the this that which no any every each some another".split())
+
+
+def _trie(words) -> str:
+    """A regex matching exactly `words`, as a trie: "t(?:en|wo)". Much faster to search than an
+    alternation of whole words, which the regex engine tries one by one at every position."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for c in word:
+            node = node.setdefault(c, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(c) + pattern(sub) for c, sub in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(tree)
+
+
+# Where a number word, "a"/"an" before a fraction word, "how many" or a choice label starts (group "w").
+# Searching for the character before the word (a space, a bracket, ...) keeps the search fast on text
+# with no such word; _WORD_FIRST reads one at the very start of the text.
+_WORD_BODY = (
+    r"(?P<w>(?:" + _trie(list(_SMALL_WORDS) + [w.capitalize() for w in _SMALL_WORDS]) + r")\b"
+    r"|[Aa]n?[ \u00a0](?=(?:" + _trie(_DENOMINATOR_WORDS) + r")\b)"
+    r"|[Hh]ow many[ \u00a0]"
+    r"|\((?=[a-z]\)))"
+)
+_WORD_FIRST_CHARS = frozenset("(HhAa" + "".join({w[0] + w[0].upper() for w in _SMALL_WORDS}))
+_WORD_ANCHOR = re.compile(
+    r"[ \u00a0\u2009\u202f\n\r\t\"'(\[{/\-\u2013\u2014](?=[" + "".join(sorted(_WORD_FIRST_CHARS)) + "])" + _WORD_BODY
+)
+_WORD_FIRST = re.compile(_WORD_BODY)
+_LETTERS = re.compile(r"[A-Za-z]+")
+_OF_A = re.compile(r"[ \u00a0]of[ \u00a0]an?[ \u00a0]")
+_OF = re.compile(r"[ \u00a0]of(?!\w)")
+# A 12-hour clock time as mathematics_dataset writes it ("5:28 AM"), also "5:28pm" and "5:28 p.m.".
+_CLOCK = re.compile(r"(?P<h>1[0-2]|0?[1-9]):(?P<m>[0-5][0-9])[ \u00a0]?(?:(?P<ap>[AaPp])[Mm]|(?P<dot>[ap])\.m\.)(?!\w)")
 _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
 
 
@@ -296,17 +358,30 @@ class _Scanner:
         self.spans: list[Span] = []
         self.spellings, self.lengths = _unit_table()
         self.seen_quantity = False
+        self.labels = 0  # choice labels read so far: the next one must be the next letter
 
     def run(self) -> list[Span]:
-        t, pos, anchor = self.t, 0, _NUM_ANCHOR
+        t, n, pos, anchor = self.t, self.n, 0, _NUM_ANCHOR
+        # The next number word, label or "how many": searched again only once the cursor has reached it.
+        word = t[:1] in _WORD_FIRST_CHARS and _WORD_FIRST.match(t) or _WORD_ANCHOR.search(t)
+        word_at = word.start("w") if word else n
         while True:
             m = anchor.search(t, pos)
-            if m is None:
-                return self.spans
-            if m.end() - m.start() > 1:  # "to ", "in ", "into ": a bare unit may follow
-                pos = self._bare_unit(m.end())
-                continue
-            pos = self._number(m.start(), floor=pos)
+            at = m.start() if m else n
+            while word_at < at:  # words before the next digit; its match stays valid while pos <= at
+                if word_at >= pos:
+                    pos = self._word(word_at, word["w"])
+                word = _WORD_ANCHOR.search(t, pos - 1)
+                word_at = word.start("w") if word else n
+                if pos > at or (self.seen_quantity and anchor is _NUM_ANCHOR):
+                    break  # search for the next digit again
+            else:
+                if m is None:
+                    return self.spans
+                if m.end() - at > 1:  # "to ", "in ", "into ": a bare unit may follow
+                    pos = self._bare_unit(m.end())
+                    continue
+                pos = self._number(at, floor=pos)
             if self.seen_quantity:
                 anchor = _ANY_ANCHOR
 
@@ -330,6 +405,11 @@ class _Scanner:
         if isinstance(read, int):
             return read
         k, end, exact, plain, mantissa = read
+        t = self.t
+        if plain is not None and t.startswith(":", end) and len(plain) <= 2 and not (k and t[k - 1] in ".:"):
+            m = _CLOCK.match(t, k)  # "5:28 AM"
+            if m:
+                return self._clock(m)
         if exact is None:  # "1e99999", "5e-400": no span, and the cursor is past all of its digits
             return end
         if self._is_exponent(k):
@@ -355,9 +435,15 @@ class _Scanner:
             self._emit(start, end, "number", value, _CURRENCY_CODES[currency], exact)
             return end
         bare_integer = plain is not None and not fraction and not scaled
-        unit_end, unit = -1, None
-        if not (bare_integer and self._no_unit_suffix(end, plain)):
-            unit_end, unit = self._unit_after(end)
+        if bare_integer and self._no_unit_suffix(end, plain):
+            self._emit(start, end, "number", value, None, exact)
+            return end
+        return self._number_and_unit(start, end, value, exact, fraction is not None or t[k] in _VULGAR)
+
+    def _number_and_unit(self, start: int, end: int, value, exact, of_a: bool) -> int:
+        """Emit the number t[start:end], or the quantity it begins when a unit follows; return the cursor.
+        `of_a`: a fraction, which may take its unit after "of a" / "of an" ("3/4 of a cup")."""
+        unit_end, unit = self._unit_after(end, of_a)
         if unit_end >= 0 and not _si_fits(value, unit):
             unit_end = -1  # "1e308 km": the number alone
         if unit_end < 0:
@@ -365,6 +451,122 @@ class _Scanner:
             return end
         self._emit(start, unit_end, "quantity", value, unit, exact)
         return unit_end
+
+    def _clock(self, m: re.Match) -> int:
+        """A 12-hour clock time: a "time" span whose value is the minutes since midnight."""
+        hour = int(m["h"]) % 12 + (12 if (m["ap"] or m["dot"]) in "Pp" else 0)
+        minutes = hour * 60 + int(m["m"])
+        self._emit(m.start(), m.end(), "time", minutes, None, minutes)
+        return m.end()
+
+    # ------------------------------------------------------------------------- words and labels
+
+    def _word(self, i: int, w: str) -> int:
+        """Read what the word anchor found at t[i] (its text is w); emit its span; return the cursor."""
+        if w == "(":
+            return self._label(i)
+        if w[0] in "Hh":  # "how many ": the unit after it is the one the answer is in
+            return self._bare_unit(i + len(w))
+        if w[0] in "Aa":  # "a half", "an eighth"
+            return self._article_fraction(i, i + len(w))
+        return self._number_words(i)
+
+    def _label(self, i: int) -> int:
+        """A choice label "(a)", "(b)", ... standing alone, each the next letter after the previous label
+        (or "(a)" again): a "label" span whose value is the letter's index. "f(x)" and a lone "(x)" are
+        not labels."""
+        t, after = self.t, i + 3
+        index = ord(t[i + 1]) - ord("a")
+        alone = (i == 0 or t[i - 1].isspace()) and (after == self.n or t[after].isspace())
+        if not alone or index not in (0, self.labels):
+            return i + 1
+        self.labels = index + 1
+        self._emit(i, after, "label", index, None, index)
+        return after
+
+    def _article_fraction(self, i: int, j: int) -> int:
+        """"a half", "a quarter", and "a third of", "an eighth of" ...: without "of", "a third" is
+        the ordinal of "a third attempt". t[j:] starts with the fraction word."""
+        t = self.t
+        end = _LETTERS.match(t, j).end()
+        denominator = _DENOMINATOR_WORDS[t[j:end]]
+        if denominator not in (2, 4) and not _OF.match(t, end):
+            return j
+        return self._words_value(i, end, Fraction(1, denominator))
+
+    def _number_words(self, i: int) -> int:
+        """A cardinal in words ("seventy-one", "one hundred thousand"), maybe the numerator of a fraction
+        in words ("seventy-one fifths", "one half"); see "Number words" in the module docstring."""
+        t, n = self.t, self.n
+        value, end, words = self._cardinal(i)
+        after = _LETTERS.match(t, end + 1) if end + 1 < n and t[end] in " -\u00a0" else None
+        if after and (after.end() < n and _is_word_char(t[after.end()])):
+            after = None
+        if after is None:
+            exact = value
+        elif t[end] != "-" and after.group() in _PLURAL_PLACES:
+            return after.end()  # "the ten thousands digit": a place name
+        else:
+            denominator = (_DENOMINATOR_WORDS if value == 1 else _PLURAL_DENOMINATORS).get(after.group())
+            exact = Fraction(value, denominator) if denominator else value
+        if exact is not value:
+            return self._words_value(i, after.end(), exact)
+        if words == 1 and value == 1 and self._word_before(i) in _ONE_PRONOUN_AFTER:
+            return end  # "the one", "no one"
+        if after and t[end] == "-" and self._unit_after(end)[0] < 0:
+            return after.end()  # a hyphenated word such as "twenty-third" or "one-off" is no number
+        return self._words_value(i, end, exact)
+
+    def _words_value(self, start: int, end: int, exact: int | Fraction) -> int:
+        value, exact = _finish(exact, as_int=False)  # a cardinal stays an int, a fraction is float-valued
+        return self._number_and_unit(start, end, value, exact, of_a=isinstance(exact, Fraction))
+
+    def _cardinal(self, i: int) -> tuple[int, int, int]:
+        """(value, end, number of words) of the longest cardinal in words at t[i]: words joined by one
+        space or hyphen; "and" only after "hundred" or a scale word and before a number word; each scale
+        word smaller than the one before; "zero" alone. The first word may be capitalized."""
+        t, n = self.t, self.n
+        total = group = words = 0
+        last, top, p, end = "", 99, i, i  # last: the previous word's role; top: scales must fall below it
+        while True:
+            m = _LETTERS.match(t, p)
+            if m is None or (m.end() < n and _is_word_char(t[m.end()])):
+                break
+            w = m.group().lower() if p == i else m.group()
+            small = _SMALL_WORDS.get(w)
+            if small is not None:
+                if last not in ("", "hundred", "scale", "and") and not (last == "tens" and 0 < small < 10):
+                    break
+                if small == 0 and last:
+                    break
+                group += small
+                last = "tens" if w in _TENS_WORDS else "unit"
+            elif w == "hundred" and last in ("unit", "tens") and 0 < group < 100:
+                group *= 100
+                last = "hundred"
+            elif w in _LARGE_WORDS and last in ("unit", "tens", "hundred") and group and _LARGE_WORDS[w] < top:
+                top = _LARGE_WORDS[w]
+                total, group, last = total + group * 10**top, 0, "scale"
+            elif w == "and" and last in ("hundred", "scale"):
+                last = "and"
+            else:
+                break
+            if last != "and":
+                end, words = m.end(), words + 1
+            if w == "zero" or not (m.end() + 1 < n and t[m.end()] in " -\u00a0"):
+                break
+            p = m.end() + 1
+        return total + group, end, words
+
+    def _word_before(self, i: int) -> str:
+        """The word right before t[i] and one space, lower-cased (at most 8 letters are looked at)."""
+        t, p = self.t, i - 1
+        if p < 0 or t[p] not in _GAP:
+            return ""
+        q = p
+        while q > 0 and p - q < 8 and t[q - 1].isalpha():
+            q -= 1
+        return t[q:p].lower()
 
     def _numeral(self, i: int, floor: int):
         """The literal at t[i], or at a leading dot just before it: (k, end, exact value, plain digits, mantissa).
@@ -438,6 +640,8 @@ class _Scanner:
         # fraction slash, or when a word or unit follows ("3/4 cup", "1/2 of", "3/4-inch").
         if m and whole < int(m["den"]) and (t[end] == "⁄" or self._word_at(m.end())):
             return m.end(), Fraction(whole, int(m["den"]))
+        if m and int(m["den"]) and _OF_A.match(t, m.end()) and self._unit_after(m.end(), of_a=True)[0] >= 0:
+            return m.end(), Fraction(whole, int(m["den"]))  # "37/2 of a millennium": one value, any size
         m = _MIXED.match(t, end)
         if m and int(m["num"]) < int(m["den"]):
             return m.end(), whole + Fraction(int(m["num"]), int(m["den"]))
@@ -476,12 +680,24 @@ class _Scanner:
 
     # ------------------------------------------------------------------------- units
 
-    def _unit_after(self, end: int) -> tuple[int, str | None]:
-        """The unit right after a number ending at `end`: (unit end or -1, unit)."""
+    def _unit_after(self, end: int, of_a: bool = False) -> tuple[int, str | None]:
+        """The unit right after a number ending at `end`: (unit end or -1, unit). With `of_a`, also the
+        unit after " of a " / " of an " ("three tenths of a day")."""
         t, j = self.t, end
+        if of_a:
+            m = _OF_A.match(t, end)
+            if m and m.end() < self.n:
+                read = self._read_unit(m.end())
+                if read[0] >= 0:
+                    return read
         if j < self.n and (t[j] in _GAP or t[j] == "-"):
             j += 1
-        return self._read_unit(j) if j < self.n else (-1, None)
+        if j >= self.n:
+            return -1, None
+        read = self._read_unit(j)
+        if read[0] < 0 and j == end and t.startswith("us", j) and not self._unit_continues(j + 2):
+            return j + 2, "us"  # attached, "us" is the microsecond ("13007037.1us"), never the word
+        return read
 
     def _read_unit(self, j: int) -> tuple[int, str | None]:
         """(End, unit) of the (compound) unit starting at j, or (-1, None). The unit is the text as

@@ -15,16 +15,19 @@ Where authorities differ we follow the defaults of pint's registry (pint 0.25):
 - gallon `gal` = US liquid gallon, 231 in^3 = 3.785411784 L (imperial gallon 4.54609 L is not included);
 - ton `ton` = short ton, 2000 lb; `t` / `tonne` = 1000 kg; the long ton is not included;
 - horsepower `hp` = mechanical horsepower, 550 ft*lbf/s (about 745.7 W; metric hp is not included);
-- year `year` / `yr` = Julian year, 365.25 d; `month` = year / 12; `century` = 100 years;
+- year `year` / `yr` = Julian year, 365.25 d; `month` = year / 12; `decade`, `century`, `millennium` =
+  10, 100, 1000 years (DeepMind mathematics_dataset's measurement module uses the same ratios between
+  these; it never converts years to days);
 - Btu `BTU` / `Btu` = 1055.056 J, pint's default (ISO 31-4); NIST's International Table Btu is
   1055.05585262 J, 1.4e-7 smaller;
 - acre = 43560 US survey ft^2 (pint's value, 4046.8726 m^2; the international acre is 4046.8564 m^2);
 - mmHg = 133.322387415 Pa, torr = atm / 760, inHg = 25.4 mmHg;
 - dalton `Da` = 1.66053906892e-27 kg (CODATA 2022, measured rather than defined).
 
-Two deliberate departures from pint: `rpm` = 1/60 Hz (NIST SP 811: 60 rpm = 1 Hz; pint counts a
-revolution as 2*pi rad, so its rpm is 2*pi/60 s^-1), and parsec `pc` = 648000/pi au (IAU 2015; pint uses
-1/tan(1 arcsec) au, 8e-12 away).
+Three deliberate departures from pint: `decade` = 10 years (pint's `decade` is the dimensionless
+logarithmic ratio 10, as in "dB per decade"; in text a decade is a span of time), `rpm` = 1/60 Hz (NIST
+SP 811: 60 rpm = 1 Hz; pint counts a revolution as 2*pi rad, so its rpm is 2*pi/60 s^-1), and parsec
+`pc` = 648000/pi au (IAU 2015; pint uses 1/tan(1 arcsec) au, 8e-12 away).
 
 Clashing symbols, resolved explicitly (case matters everywhere):
 
@@ -300,7 +303,9 @@ _DEFS = (
     _Def((), _plural("fortnight"), 14 * DAY, T1),
     _Def(("month",), ("months",), YEAR / 12, T1),
     _Def(("year", "yr", "yrs"), ("years",), YEAR, T1),
+    _Def(("decade",), ("decades",), 10 * YEAR, T1),
     _Def(("century",), ("centuries",), 100 * YEAR, T1),
+    _Def(("millennium",), ("millennia", "millenniums"), 1000 * YEAR, T1),
     # temperature: degC and degF are offset (affine) scales
     _Def(("K",), ("kelvin", "kelvins", "Kelvin"), F(1), TEMP, prefixes=ALL),
     _Def(("degC", "°C", "\u2103"), ("celsius", "Celsius", "degree Celsius", "degrees Celsius"), F(1), TEMP,

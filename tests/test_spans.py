@@ -201,7 +201,7 @@ LABELLED = [
     ("Then 1e99999 here.", []),
     ("Tiny 5e-400 m.", []),
     ("Huge 6.6×10^12345 J.", []),
-    ("Still zero: 0e-400 m.", [Q("0e-400 m", 0.0, "m")]),
+    ("Still zero: 0e-400 m.", [N("zero", 0), Q("0e-400 m", 0.0, "m")]),
     ("Denormal 5e-320 m.", [Q("5e-320 m", 5e-320, "m")]),
     ("Tiny 0." + "0" * 400 + "1 m.", []),  # a decimal that underflows is no span, never 0.0 m
     ("Less: 0." + "0" * 330 + "5 here.", []),
