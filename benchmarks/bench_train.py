@@ -1,4 +1,4 @@
-"""Training throughput of the experiment models, and the hybrid's tokenization cost, on one process.
+"""Training throughput of the experiment models, and the hybrid's input cost, on one process.
 
     python experiments/scripts/generate_data.py --config experiments/configs/arithmetic_full.yaml
     python benchmarks/bench_train.py                       # arithmetic_full, 3 runs, every model
@@ -6,13 +6,12 @@
     FLUXEM_THREADS=2 python benchmarks/bench_train.py      # torch threads (default 1, see README "Threads")
 
 Per run it measures, on the config's train split:
-- tokenize, cold: `fxlab.hybrid.tokenize` per record (spans + FluxEM vectors) from an empty number-row
-  cache, what every epoch paid before the token cache;
-- tokenize, cached: loading `<data_dir>/tokenized/train.*.npz` plus one epoch's cache lookups, per record
-  (always over the whole split, whatever `--records`);
-- per model in `fxlab.models.MODELS` (token_only, hybrid, xval when present), one training epoch
-  (`fxlab.loop.run_epoch`) from a fresh model: wall seconds, CPU seconds, samples/s. `hybrid-uncached`
-  is the hybrid with the token cache off (every record tokenized in the epoch: the "before" figure).
+- tokenize, cold: the hybrid's teacher-forced states of a record (spans, FluxEM values, the teacher's
+  steps on the executor) from an empty number-row cache, per record; the hybrid computes them once per
+  record and run (its first epoch pays this, later epochs read them from memory);
+- per model in `fxlab.models.MODELS` (token_only, hybrid, xval and the peers when present), one training
+  epoch (`fxlab.loop.run_epoch`) from a fresh model: wall seconds, CPU seconds, samples/s. The hybrid's
+  states are computed before the timed epoch (its cost is tokenize_cold_ms).
 It prints the median and range over `--runs` runs and writes every raw figure to
 `benchmarks/results/bench_train-<UTC time>.json` (with the load average before and after, since a
 shared machine makes wall time noisy; CPU seconds are steadier there).
@@ -49,13 +48,9 @@ import fluxem.number  # noqa: E402
 from fxlab import UserError  # noqa: E402
 from fxlab.config import load_config  # noqa: E402
 from fxlab.data import load_split, read_jsonl, split_path  # noqa: E402
-from fxlab.hybrid import VOCABULARY, tokenize  # noqa: E402
 from fxlab.loop import TrainState, make_optimizer, run_epoch  # noqa: E402
 from fxlab.models import MODELS, build_model  # noqa: E402
 from fxlab.threads import setup_threads  # noqa: E402
-from fxlab.tokcache import TokenCache  # noqa: E402
-
-UNCACHED = "hybrid-uncached"
 
 
 def timed(fn) -> tuple[float, float]:
@@ -65,35 +60,25 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def bench_tokenize(jsonl: Path, n_cold: int) -> dict:
-    """ms per record of the split: cold tokenize, and cached (file load + one epoch of lookups)."""
-    texts = [r["text"] for r in read_jsonl(jsonl)]
-    cold = texts[:n_cold]
+def bench_tokenize(cfg, jsonl: Path, n_cold: int) -> dict:
+    """ms per record of the hybrid's teacher-forced states (spans, values, teacher steps), cold."""
+    records = read_jsonl(jsonl)[:n_cold]
+    model = build_model("hybrid", cfg)
     fluxem.number._cached_row.cache_clear()  # cold: no number row left over from an earlier run or epoch
-    wall, cpu = timed(lambda: [tokenize(t) for t in cold])
-    TokenCache(tokenize, VOCABULARY).load_split("train", jsonl)  # make sure the file exists (untimed)
-
-    def cached():
-        cache = TokenCache(tokenize, VOCABULARY)
-        cache.load_split("train", jsonl)
-        cache.items(texts)
-
-    cwall, ccpu = timed(cached)
-    return {"tokenize_cold_ms": 1e3 * wall / len(cold), "tokenize_cold_cpu_ms": 1e3 * cpu / len(cold),
-            "tokenize_cached_ms": 1e3 * cwall / len(texts), "tokenize_cached_cpu_ms": 1e3 * ccpu / len(texts)}
+    wall, cpu = timed(lambda: [model._states_of(r) for r in records])
+    return {"tokenize_cold_ms": 1e3 * wall / len(records), "tokenize_cold_cpu_ms": 1e3 * cpu / len(records)}
 
 
 def bench_epoch(name: str, cfg, records: list[dict]) -> dict | None:
     """One training epoch of a fresh model; None if the model is not available."""
     try:
-        model = build_model("hybrid" if name == UNCACHED else name, cfg)
+        model = build_model(name, cfg)
     except UserError as e:
         print(f"skipping {name}: {e}", file=sys.stderr)
         return None
-    if name == UNCACHED:
-        model.token_cache.enabled = False
-    elif name == "hybrid":  # what the loop's first batch does; its cost is in tokenize_cached_ms
-        model.token_cache.load_split("train", split_path(cfg, "train"))
+    if name == "hybrid":  # what the first epoch does; its cost is in tokenize_cold_ms
+        for r in records:
+            model._states_of(r)
     opt, state = make_optimizer(model, cfg), TrainState()
     wall, cpu = timed(lambda: run_epoch(model, opt, records, cfg, 0, state, "cpu"))
     return {f"{name}_epoch_s": wall, f"{name}_epoch_cpu_s": cpu, f"{name}_samples_per_s": len(records) / wall}
@@ -108,7 +93,7 @@ def torchrun_worker(args) -> int:
     records = load_split(cfg, "train")[: args.records]
     d = dist.init("cpu")
     run = {}
-    for name in args.models or [*MODELS, UNCACHED]:
+    for name in args.models or list(MODELS):
         dist.barrier()  # every rank starts the epoch together
         run.update(bench_epoch(name, cfg, records) or {})
     if d.is_main:
@@ -164,7 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--config", default=str(ROOT / "experiments/configs/arithmetic_full.yaml"))
     p.add_argument("--runs", type=int, default=3, help="timed runs (median and range are reported)")
     p.add_argument("--models", nargs="+", default=None,
-                   help=f"default: every model in fxlab.models.MODELS plus {UNCACHED}")
+                   help="default: every model in fxlab.models.MODELS")
     p.add_argument("--records", type=int, default=None, help="use the first N train records (default: all)")
     p.add_argument("--cold-records", type=int, default=2000, help="records for the cold tokenize timing")
     p.add_argument("--nproc", type=int, default=1,
@@ -185,11 +170,11 @@ def main(argv=None) -> int:
         records = load_split(cfg, "train")[: args.records]
     except UserError as e:
         raise SystemExit(f"bench_train.py: {e}") from None
-    models = args.models or [*MODELS, UNCACHED]
+    models = args.models or list(MODELS)
     load_before = os.getloadavg()
     runs = []
     for i in range(args.runs if args.nproc == 1 else 0):
-        run = bench_tokenize(split_path(cfg, "train"), args.cold_records)
+        run = bench_tokenize(cfg, split_path(cfg, "train"), args.cold_records)
         for name in models:
             run.update(bench_epoch(name, cfg, records) or {})
         runs.append(run)

@@ -362,12 +362,14 @@ def test_empty_train_or_val_is_refused_before_anything_is_deleted(data_dir, tmp_
     assert (tmp_path / "r" / "token_only" / "last.pt").is_file()
 
 
-def test_unknown_role_label_is_a_user_error(data_dir, tmp_path):
+def test_a_record_the_teacher_cannot_follow_is_a_user_error(data_dir, tmp_path):
+    """Arithmetic data is ours: a training record whose reduction does not give its target is a data
+    error, named by file and line before training, not a record silently left out."""
     copy = _data_copy(data_dir, tmp_path)
     rows = [json.loads(line) for line in (copy / "train.jsonl").read_text().splitlines()]
-    rows[3]["roles"] = ["+", "^"]
+    rows[3]["target"] = str(int(rows[3]["target"]) + 1)
     _rewrite_split(copy, "train", "".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(UserError, match=r"unknown role label '\^'"):
+    with pytest.raises(UserError, match=r"train.jsonl:4: .*teacher cannot reduce this record"):
         loop.train("hybrid", tiny(copy, tmp_path / "r"))
 
 

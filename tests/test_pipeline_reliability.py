@@ -28,6 +28,7 @@ import train_token_only
 from fxlab import UserError, data
 from fxlab.config import REPO_ROOT, load_config
 from fxlab.data import arithmetic_record, dir_lock, generate, load_split, write_dataset, write_manifest
+from fxlab import hybrid as H
 from fxlab.hybrid import MAX_BATCH_CELLS, MAX_INPUT_CHARS, token_groups
 from fxlab.models import build_model
 
@@ -252,14 +253,17 @@ def test_a_text_past_the_limit_gets_an_empty_answer_in_bounded_time_and_memory(t
     assert time.perf_counter() - start < 2.0
 
 
-def test_the_limit_is_inclusive_and_a_longer_text_is_never_tokenized(tmp_path):
+def test_the_limit_is_inclusive_and_a_longer_text_is_never_tokenized(tmp_path, monkeypatch):
     model = build_model("hybrid", load_config(TINY, {"paths.data_dir": str(tmp_path / "data")}))
     at_limit = ("1 + " * MAX_INPUT_CHARS)[:MAX_INPUT_CHARS - 2] + " 1"
     assert len(at_limit) == MAX_INPUT_CHARS
+    read = []
+    real = H.initial_state
+    monkeypatch.setattr(H, "initial_state", lambda text, task: (read.append(len(text)), real(text, task))[1])
     model.predict([at_limit])
-    assert at_limit in model.token_cache.memory  # read, not refused
-    assert model.predict_roles([at_limit + "1"]) == [[]]
-    assert at_limit + "1" not in model.token_cache.memory  # never tokenized
+    assert read == [MAX_INPUT_CHARS]  # read, not refused
+    assert model.predict([at_limit + "1"]) == [""]
+    assert read[-1] == MAX_INPUT_CHARS + 1  # refused by its length, before any span is detected
 
 
 @pytest.mark.parametrize("lengths, max_items, expected", [

@@ -5,7 +5,8 @@
     python experiments/scripts/eval.py --config experiments/configs/arithmetic_small.yaml --data my_probe.jsonl
 
 Loads <results_dir>/<model>/best.pt (the best validation checkpoint; its config fingerprint must match the
-config) for each model (by default token_only and hybrid, plus xval if train_xval.py has run), calls
+config) for each model (by default token_only and hybrid, plus xval, abacus and fone where their training
+scripts have run), calls
 the model's `predict` on the raw test texts and writes into <results_dir>:
     predictions/<model>/<split>.jsonl   id, text, target, prediction, correct, rel_error
     metrics.json                        {model: {split: {exact_match, exact_match_ci95, median_rel_error, n, ...}}}
@@ -44,24 +45,26 @@ import torch
 from fxlab import UserError
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
-from fxlab.data import (TEST_SPLITS, atomic_write_bytes, iter_jsonl, load_split, read_jsonl, split_path,
+from fxlab.data import (atomic_write_bytes, iter_jsonl, load_split, read_jsonl, split_path,
                         write_jsonl)
 from fxlab.loop import (_signals_deferred, _sigterm_raises, load_checkpoint, load_weights, predict_texts, run_dir,
                         run_lock)
-from fxlab.mathds_data import is_jsonl, load_problem_file, mathds_test_splits
+from fxlab.mathds_data import is_jsonl, load_problem_file
+from fxlab.tasks import get_task
 from fxlab.metrics import (MODEL_LABELS, format_table, max_operand_digits, metrics_problem, rel_error, summarize,
                            wilson_interval)
 from fxlab.models import MODELS, build_model
 from fxlab.units_data import EXTRA_COMPOUNDS, UNITS
 
 PROG = "eval.py"
-TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py", "xval": "train_xval.py"}
+TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py", "xval": "train_xval.py",
+                 "abacus": "train_abacus.py", "fone": "train_fone.py"}
 REQUIRED_MODELS = ("token_only", "hybrid")  # evaluated by default; a missing checkpoint is an error
 
 
 def default_models(cfg: Config) -> list[str]:
     """The models eval.py runs without --models: token_only and hybrid, plus every other registered model
-    (xval) that has a trained checkpoint, in the table's column order (Token-Only, xVal, Hybrid)."""
+    (xval, abacus, fone) that has a trained checkpoint, in the table's column order (metrics.MODEL_LABELS)."""
     optional = [m for m in MODELS if m not in REQUIRED_MODELS and (run_dir(cfg, m) / "best.json").is_file()]
     names = list(REQUIRED_MODELS) + optional
     order = list(MODEL_LABELS)
@@ -80,7 +83,7 @@ def load_datasets(cfg: Config, extra: list[str]) -> dict[str, list[dict]]:
     """{split stem: records}: the task's test splits, then each --data file under its stem. The --data files
     are read first (a mistake in the file just named is the likelier one); each gets a warning line if
     its records repeat texts or share texts with train.jsonl (data_warnings)."""
-    splits = list(mathds_test_splits(cfg) if cfg.task == "mathds" else TEST_SPLITS[cfg.task])
+    splits = list(get_task(cfg.task).test_splits(cfg))
     added: dict[str, list[dict]] = {}
     for item in extra:
         path = Path(item).expanduser()
@@ -193,8 +196,9 @@ PLOT_PANELS = (
     ("module", "module", "category"),
 )
 PLOT_FILE = "exact_match.png"
-MODEL_COLORS = {"token_only": "tab:blue", "xval": "tab:orange", "hybrid": "tab:green"}
-MODEL_MARKERS = {"token_only": "o", "xval": "s", "hybrid": "^"}  # tell apart lines that coincide (e.g. all at 0%)
+MODEL_COLORS = {"token_only": "tab:blue", "xval": "tab:orange", "abacus": "tab:purple", "fone": "tab:brown",
+                "hybrid": "tab:green"}
+MODEL_MARKERS = {"token_only": "o", "xval": "s", "abacus": "D", "fone": "v", "hybrid": "^"}  # tell apart lines that coincide (e.g. all at 0%)
 _UNIT_KIND = {u: kind for kind, units in UNITS.items() for u in units} | {u: "velocity" for u in EXTRA_COMPOUNDS}
 
 
@@ -330,7 +334,7 @@ def _main(argv) -> int:
     parser = base_parser(PROG, __doc__)
     parser.add_argument("--models", default=None,
                         help="comma-separated, e.g. token_only,xval,hybrid (default: token_only and hybrid, "
-                             "plus xval when it has a checkpoint)")
+                             "plus xval, abacus and fone when they have a checkpoint)")
     parser.add_argument("--data", action="append", default=[], metavar="FILE.jsonl",
                         help="also evaluate this JSONL (or two-line question/answer) file (repeatable)")
     args = parser.parse_args(argv)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole pipeline for one config: data -> token-only baseline -> xVal baseline -> hybrid -> evaluation.
+# Run the whole pipeline for one config: data -> token-only baseline -> xVal baseline -> Abacus and FoNE
+# baselines (arithmetic only) -> hybrid -> evaluation.
 #
 #   bash experiments/scripts/run_all_experiments.sh experiments/configs/arithmetic_small.yaml
 #   PYTHON=.venv/bin/python bash experiments/scripts/run_all_experiments.sh experiments/configs/arithmetic_tiny.yaml
@@ -47,8 +48,8 @@ import sys
 
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import fingerprint
-from fxlab.data import MANIFEST, SPLITS, file_sha256, split_path
-from fxlab.mathds_data import mathds_test_splits
+from fxlab.data import MANIFEST, file_sha256, split_path
+from fxlab.tasks import get_task
 
 
 def read_json(path):
@@ -67,7 +68,7 @@ def data_verdict(cfg):
     if (manifest.get("task"), manifest.get("seed"), manifest.get("data")) != (
             cfg.task, cfg.seed, json.loads(json.dumps(cfg.to_dict()["data"]))):
         return "make", f"{cfg.data_path} holds the data of another seed or data config"
-    splits = SPLITS.get(cfg.task) or ["train", "val", *mathds_test_splits(cfg)]
+    splits = get_task(cfg.task).splits(cfg)
     for name in [f"{s}.jsonl" for s in splits]:
         info, path = files.get(name), cfg.data_path / name
         if not isinstance(info, dict) or not path.is_file() or file_sha256(path) != info.get("sha256"):
@@ -139,6 +140,14 @@ if [[ "$TASK" == "mathds" ]]; then
     echo "==> skipping train_xval.py for task mathds (see EXPERIMENTS.md)"
 else
     train train_xval.py xval
+fi
+if [[ "$TASK" == "arithmetic" ]]; then
+    train train_abacus.py abacus
+    train train_fone.py fone
+else
+    # Both are arithmetic peers (their fairness tests are on addition): FoNE writes answers from a fixed
+    # count of decimal digits (no fractions, no "1e-07"); run them by hand on another task if wanted.
+    echo "==> skipping train_abacus.py and train_fone.py for task $TASK (arithmetic peers)"
 fi
 train train_hybrid.py hybrid
 step "$HERE/eval.py" --config "$CONFIG" "${ARGS[@]}"

@@ -124,14 +124,10 @@ def generate_arithmetic(cfg: Config) -> dict[str, list[dict]]:
 
 
 def generate(cfg: Config) -> dict[str, list[dict]]:
-    """All splits of the config's task: {split name: records}."""
-    from fxlab.mathds_data import generate_mathds  # imported here: mathds_data imports this module
-    from fxlab.units_data import generate_units
+    """All splits of the config's task: {split name: records} (the task plugin's generator)."""
+    from fxlab.tasks import get_task  # imported here: the tasks' generators import this module
 
-    generators = {"arithmetic": generate_arithmetic, "units": generate_units, "mathds": generate_mathds}
-    if cfg.task not in generators:
-        raise UserError(f"unknown task '{cfg.task}'; known: {', '.join(generators)}")
-    return generators[cfg.task](cfg)
+    return get_task(cfg.task).generate(cfg)
 
 
 def make_dir(path: Path) -> Path:

@@ -10,7 +10,7 @@ run is one plain process and nothing here does anything. The backend is gloo on 
 (each process on the GPU numbered by its LOCAL_RANK).
 
 Why gradients are all-reduced by hand instead of wrapping the model in DistributedDataParallel: the
-models are called through `collate` / `predict` / `token_cache` and saved with `state_dict`; DDP would
+models are called through `collate` / `predict` and saved with `state_dict`; DDP would
 hide them behind `.module` and prefix every checkpoint key with "module.". Averaging the gradients
 after `backward` (one flat all-reduce per step) gives the same update as DDP and leaves the model, and
 so the checkpoint format, exactly as in a single process.

@@ -1,33 +1,34 @@
-"""The hybrid model (docs/design.md §5): characters + FluxEM span slots -> roles -> FluxEM algebra.
+"""The hybrid model: characters + FluxEM span slots -> a program of executor instructions, one step at a time.
 
-Input. `fluxem.detect_spans(text)` finds the numbers, quantities and units. Each span becomes ONE slot:
-the projected bounded FluxEM features plus a type embedding (`fluxem.nn.FluxEMEmbedding`). Every other
-character is a character token. So "12 + 7 * 3" is the 9-element sequence [N][ ][+][ ][N][ ][*][ ][N],
-whatever the size of the numbers.
+Input. `fluxem.detect_spans(text)` finds the numbers, quantities and units; each span of a kind the task
+computes with (`Task.slot_kinds`) becomes ONE slot: its FluxEM network features, projected, plus a type
+embedding (`fluxem.nn.FluxEMEmbedding`). Every other character is a character token. So "12 + 7 * 3" is
+BOS [N][ ][+][ ][N][ ][*][ ][N] EOS, whatever the size of the numbers.
 
-Encoder. A bidirectional transformer whose attention is LOCAL: position i attends only to |i - j| <= W
-(model.attn_window), with a learned per-head bias for each offset in [-W, W] and no absolute positions.
-Every position therefore computes the same function of its neighbourhood wherever it sits, so the
-network behaves on a 10-operation input exactly as on the 1-3-operation inputs it was trained on
-(guard (c), tested).
+Encoder. A transformer whose attention is LOCAL (|i - j| <= model.attn_window, a learned bias per offset,
+no absolute positions; `model.attn_side: left` reads only what precedes a token). Every position computes
+the same function of its neighbourhood wherever it sits (guard (c), docs/design.md §5).
 
-Readout (model.readout):
-- "algebraic": the network predicts a role for every slot (ROLES) and an answer type per example. A
-  deterministic executor (`fxlab.readout`) applies FluxEM operators to the span vectors in that order.
-  Nothing in Python looks at the operators in the text: the only path from text to structure is the
-  trained network.
-- "regression": an ablation; a head regresses sign and log10-magnitude of the answer from the pooled
-  encoding (what a float-readout model can do), rounded to an integer.
+Readout (model.readout: executor). For every pair of adjacent slots the network picks a binary
+instruction of `fxlab.executor` (or `none`), for every slot a unary one (or `keep` / `unwrap`), and,
+once per question, the answer form (`Task.formats`). The executor carries the step out on the slots'
+FluxEM values: each reduced stretch of tokens becomes ONE new slot holding the result's vector. The
+network runs again on the shorter sequence until it predicts no action; the one slot left is the answer,
+written by the task (`Task.answer`). A flat `a + b * c` is two steps, a conversion one step
+(`convert(quantity, unit)`), `can_add` one step that yields a boolean.
 
-Training labels: the generator knows each expression's structure and writes per-span `roles` into the
-training records; `collate` reads them (and only `collate`). `predict` sees raw text only.
+Nothing here reads the question text: the only path from text to structure is the network. Training
+targets come from the task's teacher (`fxlab.tasks.base.teacher_states`), called only by `collate`.
 
 Input limits. The attention's masks are (B, T, T), so memory grows with the square of the sequence
-length. A text longer than MAX_INPUT_CHARS (2000) characters gets the answer "" (counted wrong) without
-being tokenized, as does a text whose spans FluxEM cannot encode (tokenize's ValueError); a training
-record like that is refused (file:line) before training starts. `predict` splits a batch so that
-B x T^2 stays within MAX_BATCH_CELLS (a batch of ordinary texts is never split), so its memory is bounded
-whatever the texts and `training.eval_batch_size`.
+length. A text longer than MAX_INPUT_CHARS (2000) characters, or with a span FluxEM cannot encode, gets
+the answer "" (counted wrong) without being read; a training record like that is refused (file:line)
+before training starts. Each inference step splits its batch so that B x T^2 stays within
+MAX_BATCH_CELLS (a batch of ordinary texts is never split), so memory is bounded whatever the texts.
+
+Ablations: `model.slot_features: hidden` zeroes the slot features the network reads (the executor still
+computes with the real vectors); `model.readout: regression` regresses sign and log10-magnitude of an
+integer answer from the pooled encoding, with no executor.
 """
 
 from __future__ import annotations
@@ -38,62 +39,75 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import fluxem
-from fluxem.nn import TYPE_IDS, FluxEMEmbedding, span_vectors
-from fxlab import readout as R
+from fluxem import layout as FL
+from fluxem.nn import TYPE_IDS, FluxEMEmbedding
+from fxlab import UserError
 from fxlab.config import Config, ModelConfig
-from fxlab.tokcache import TokenCache
-from fxlab.token_model import BOS, CHAR_TO_ID, EOS, SPECIALS, UNK
+from fxlab.executor import BINARY_OPS, TERMINAL, UNARY_OPS, StepError, Value, step, value_of_span
+from fxlab.tasks import Task, get_task
+from fxlab.tasks.base import MAX_STEPS, SLOT_CHAR, teacher_states
+from fxlab.token_model import BOS, CHAR_TO_ID, CHARS, EOS, SPECIALS, UNK
 
 PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
 VOCAB_SIZE = SLOT + 1
 IGNORE = -100
+BINARY_ID = {op: i for i, op in enumerate(BINARY_OPS)}
+UNARY_ID = {op: i for i, op in enumerate(UNARY_OPS)}
+# States differ a lot in length (a question shrinks as it is reduced), so a batch runs in buckets of
+# similar length: less padding, the same result.
+TRAIN_BUCKETS = 3
+PREDICT_CHUNK = 64
 # The longest text the hybrid reads. The test texts of every shipped config are under 300 characters;
 # a number may have up to fluxem's MAX_NUMERAL_CHARS (1000) digits, so two such operands still fit.
 MAX_INPUT_CHARS = 2000
 # Largest B x T^2 of one inference batch: one text of MAX_INPUT_CHARS characters (T = 2002) fits alone.
 MAX_BATCH_CELLS = 1 << 22
-# Everything besides the code that decides tokenize's output; part of the token cache's key.
-VOCABULARY = repr((SPECIALS, sorted(CHAR_TO_ID.items()), SLOT, sorted(TYPE_IDS.items())))
 
 
-def slot_sequence(text: str, spans) -> tuple[list[int], list[int], list[int]]:
-    """(ids, type ids, slot positions): BOS, the characters of `text` with one SLOT in place of each span
-    (spans sorted and non-overlapping, as detect_spans gives them), EOS."""
-    ids, types, slot_index, cursor = [BOS], [TYPE_IDS["text"]], [], 0  # BOS/EOS mark the edges
+# ----------------------------------------------------------------------------- states
+
+
+def slot_sequence(text: str, spans) -> tuple[list[int], list[int]]:
+    """(ids, slot positions): BOS, the characters of `text` with one SLOT in place of each span (spans
+    sorted and non-overlapping, as detect_spans gives them), EOS."""
+    ids, slot_index, cursor = [BOS], [], 0
     for span in spans:
-        for ch in text[cursor : span.start]:
-            ids.append(CHAR_TO_ID.get(ch, UNK))
-            types.append(TYPE_IDS["text"])
+        ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor : span.start])
         slot_index.append(len(ids))
         ids.append(SLOT)
-        types.append(TYPE_IDS[span.kind])
         cursor = span.end
-    for ch in text[cursor:]:
-        ids.append(CHAR_TO_ID.get(ch, UNK))
-        types.append(TYPE_IDS["text"])
+    ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor:])
     ids.append(EOS)
-    types.append(TYPE_IDS["text"])
-    return ids, types, slot_index
+    return ids, slot_index
 
 
-def tokenize(text: str):
-    """Characters and span slots of one text.
-
-    Returns (ids, type_ids, vectors, slot_index, spans): ids (T,) = BOS, characters with SLOT in place of
-    each span, EOS; vectors
-    (T, 128) float64 FluxEM vectors (zeros at character positions), slot_index the positions of the S
-    slots in order. ValueError for a text longer than MAX_INPUT_CHARS or a span FluxEM cannot encode.
-    """
+def initial_state(text: str, task: Task) -> tuple[list[int], list[Value]]:
+    """(ids, slot Values) of a question: the spans of the task's slot kinds become slots. ValueError for a
+    text longer than MAX_INPUT_CHARS or a span FluxEM cannot encode."""
     if len(text) > MAX_INPUT_CHARS:
         raise ValueError(f"a text of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
                          "(fxlab.hybrid.MAX_INPUT_CHARS)")
-    spans = fluxem.detect_spans(text)
-    ids, types, slot_index = slot_sequence(text, spans)
-    vectors = np.zeros((len(ids), fluxem.EMBED_DIM))
-    if spans:
-        vectors[slot_index] = span_vectors(spans)
-    return ids, types, vectors, slot_index, spans
+    spans = [s for s in fluxem.detect_spans(text) if s.kind in task.slot_kinds]
+    ids, _ = slot_sequence(text, spans)
+    return ids, [value_of_span(s) for s in spans]
+
+
+def state_text(ids: list[int]) -> str:
+    """A state's characters, with SLOT_CHAR for each slot (BOS/EOS dropped): what the teacher reads."""
+    out = []
+    for t in ids:
+        if t == SLOT:
+            out.append(SLOT_CHAR)
+        elif t >= len(SPECIALS):
+            out.append(CHARS[t - len(SPECIALS)])
+        elif t == UNK:
+            out.append("\ufffd")
+    return "".join(out)
+
+
+def run_step(ids, values, gaps, unary):
+    return step(ids, values, gaps, unary, slot_id=SLOT, edges=(SLOT, BOS, EOS))
 
 
 def token_groups(lengths: list[int], max_items: int | None = None, budget: int = MAX_BATCH_CELLS) -> list[list[int]]:
@@ -117,6 +131,9 @@ def token_groups(lengths: list[int], max_items: int | None = None, budget: int =
     if run:
         groups.append(run)
     return groups
+
+
+# ----------------------------------------------------------------------------- the encoder
 
 
 class LocalSelfAttention(nn.Module):
@@ -162,122 +179,327 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+def _mean_between(csum: torch.Tensor, b: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Mean hidden state of the tokens strictly between positions left and right of rows b (zeros if
+    none), from csum (B, T+1, C), the cumulative sum of h with a leading zero row."""
+    count = (right - left - 1).clamp(min=1).unsqueeze(-1).to(csum.dtype)
+    return (csum[b, right] - csum[b, left + 1]) / count
+
+
+def _features(values: list[Value]) -> tuple[np.ndarray, list[int]]:
+    """(S, N_FEATURES) float32 network features and the S type ids of slot Values: all the network reads."""
+    if not values:
+        return np.zeros((0, FL.N_FEATURES), np.float32), []
+    rows = np.stack([v.vector for v in values])[:, FL.FEATURES].astype(np.float32)
+    return rows, [TYPE_IDS["number" if v.kind == "boolean" else v.kind] for v in values]
+
+
+# ----------------------------------------------------------------------------- the model
+
+
 class HybridModel(nn.Module):
-    def __init__(self, mc: ModelConfig, task: str):
+    def __init__(self, mc: ModelConfig, task: Task):
         super().__init__()
         if mc.hidden_dim % mc.num_heads:
             raise ValueError(f"model.hidden_dim {mc.hidden_dim} is not divisible by model.num_heads {mc.num_heads}")
-        self.task, self.readout_kind = task, mc.readout
-        self.slot_features = mc.slot_features  # "hidden": the ablation of model.slot_features (see encode)
-        self.char_embedding = nn.Embedding(VOCAB_SIZE, mc.hidden_dim)
-        self.slot_embedding = FluxEMEmbedding(mc.hidden_dim)
+        C = mc.hidden_dim
+        self.task, self.readout = task, mc.readout
+        self.hide_features = mc.slot_features == "hidden"
+        self.char_embedding = nn.Embedding(VOCAB_SIZE, C)
+        self.slot_embedding = FluxEMEmbedding(C)
         self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
-        self.ln_f = nn.LayerNorm(mc.hidden_dim)
-        self.readout = R.build_readout(mc.readout, mc.hidden_dim)
+        self.ln_f = nn.LayerNorm(C)
+        if self.readout == "regression":
+            if task.name != "arithmetic":
+                raise UserError("model.readout 'regression' supports task 'arithmetic' only")
+            self.value_head = nn.Linear(C, 2)  # sign logit, log10(1 + |y|)
+        else:
+            # Heads read the decision's immediate neighbourhood directly (the tokens just outside it), so
+            # the local rule (an operator's neighbours, a parenthesis on each side) need not be carried
+            # through the attention layers.
+            self.gap_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(BINARY_OPS)))
+            self.slot_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(UNARY_OPS)))
+            self.format_head = nn.Linear(C, max(1, len(task.formats)))
+        self._train_states: dict[str, list] = {}  # record text -> teacher-forced states (training only)
+
+    # -- tensors
+
+    def _batch(self, states: list[tuple[list[int], tuple[np.ndarray, list[int]]]]) -> dict:
+        """states [(ids, (slot features (S, N_FEATURES), slot type ids))] -> padded tensors + gap/slot index
+        tensors."""
+        device = self.char_embedding.weight.device
+        B, T = len(states), max(len(ids) for ids, _ in states)
+        ids = torch.full((B, T), PAD, dtype=torch.long)
+        types = torch.full((B, T), TYPE_IDS["text"], dtype=torch.long)
+        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float32)
+        slot_b, slot_p, gap_b, gap_l, gap_r = [], [], [], [], []
+        for b, (tok, (rows, kinds)) in enumerate(states):
+            ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
+            pos = [p for p, t in enumerate(tok) if t == SLOT]
+            if pos:
+                vectors[b, pos, FL.FEATURES] = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+            if pos:
+                types[b, pos] = torch.tensor(kinds, dtype=torch.long)
+            slot_b += [b] * len(pos)
+            slot_p += pos
+            gap_b += [b] * max(0, len(pos) - 1)
+            gap_l += pos[:-1]
+            gap_r += pos[1:]
+        as_long = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
+        return {"ids": ids.to(device), "types": types.to(device), "vectors": vectors.to(device),
+                "pad": (ids == PAD).to(device), "slot_b": as_long(slot_b), "slot_p": as_long(slot_p),
+                "gap_b": as_long(gap_b), "gap_l": as_long(gap_l), "gap_r": as_long(gap_r)}
 
     def encode(self, batch: dict) -> torch.Tensor:
-        ids, types, vectors = batch["ids"], batch["types"], batch["vectors"]  # (B, T), (B, T), (B, T, 128)
-        is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
-        if self.slot_features == "hidden":  # ablation: the network sees each slot's type, not its value;
+        ids, vectors = batch["ids"], batch["vectors"]
+        if self.hide_features:  # ablation: the network sees each slot's type, not its value;
             vectors = torch.zeros_like(vectors)  # the executor still computes with the real FluxEM vectors
-        x = torch.where(is_slot, self.slot_embedding(vectors, types), self.char_embedding(ids))  # (B, T, C)
+        is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
+        x = torch.where(is_slot, self.slot_embedding(vectors, batch["types"]), self.char_embedding(ids))
         for block in self.blocks:
             x = block(x, batch["pad"])
         return self.ln_f(x)  # (B, T, C)
 
     def forward(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
+        """A batch from `collate` ({"parts": [length buckets]}) or `_batch` -> (outputs, loss or None).
+        The loss of a bucketed batch is the state-weighted mean of the buckets' losses."""
+        if "parts" not in batch:
+            return self._forward_part(batch)
+        results = [self._forward_part(part) for part in batch["parts"]]
+        sizes = [part["ids"].shape[0] for part in batch["parts"]]
+        losses = [loss for _, loss in results]
+        loss = None if any(x is None for x in losses) else sum(x * n for x, n in zip(losses, sizes)) / sum(sizes)
+        return {"parts": [out for out, _ in results]}, loss
+
+    def _forward_part(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
         h = self.encode(batch)  # (B, T, C)
-        outputs = self.readout(h, batch)
-        loss = self.readout.loss(outputs, batch) if "role_targets" in batch or "value_targets" in batch else None
+        keep = (~batch["pad"]).unsqueeze(-1).to(h.dtype)
+        pooled = (h * keep).sum(1) / keep.sum(1).clamp(min=1.0)  # (B, C)
+        if self.readout == "regression":
+            value = self.value_head(pooled)  # (B, 2)
+            loss = None
+            if "value_targets" in batch:
+                t = batch["value_targets"].to(value.dtype)
+                loss = F.binary_cross_entropy_with_logits(value[:, 0], t[:, 0]) + F.mse_loss(value[:, 1], t[:, 1])
+            return {"value": value}, loss
+        # A gap reads its two slots, the mean of the tokens between them (the operator or the words) and
+        # the two tokens just outside each slot (an operator is often one space away: "# - # - #"); a
+        # slot reads itself and two tokens on each side. Positions past the edges read BOS / the last token.
+        T = h.shape[1]
+        csum = torch.cat([torch.zeros_like(h[:, :1]), h.cumsum(1)], dim=1)  # (B, T+1, C)
+        gb, gl, gr = batch["gap_b"], batch["gap_l"], batch["gap_r"]
+        between = _mean_between(csum, gb, gl, gr)  # (G, C)
+        at = lambda b, p: h[b, p.clamp(0, T - 1)]  # noqa: E731
+        gap_in = torch.cat([at(gb, gl - 2), at(gb, gl - 1), h[gb, gl], between, h[gb, gr], at(gb, gr + 1),
+                            at(gb, gr + 2)], dim=-1)  # (G, 7C)
+        gap_logits = self.gap_head(gap_in)  # (G, n_binary)
+        # A slot also reads the mean of the stretch from the previous slot (or BOS) and of the stretch to
+        # the next slot (or EOS): in "What is the seventh root of #" the word that names the operation is
+        # further away than the attention reaches, but it is all between two slots, wherever they are.
+        sb, sp = batch["slot_b"], batch["slot_p"]
+        same_prev = torch.cat([sb.new_zeros(1, dtype=torch.bool), sb[1:] == sb[:-1]]) if len(sb) else sb.bool()
+        same_next = torch.cat([sb[:-1] == sb[1:], sb.new_zeros(1, dtype=torch.bool)]) if len(sb) else sb.bool()
+        prev_p = torch.where(same_prev, torch.roll(sp, 1), torch.zeros_like(sp))  # BOS at 0
+        last = (~batch["pad"]).sum(1) - 1  # (B,) EOS position
+        next_p = torch.where(same_next, torch.roll(sp, -1), last[sb])
+        neighbours = [at(sb, sp + d) for d in (-2, -1, 0, 1, 2)]
+        stretches = [_mean_between(csum, sb, prev_p, sp), _mean_between(csum, sb, sp, next_p)]
+        slot_logits = self.slot_head(torch.cat(neighbours + stretches, dim=-1))  # (S, n_unary)
+        format_logits = self.format_head(pooled)  # (B, n_formats)
+        outputs = {"gap_logits": gap_logits, "slot_logits": slot_logits, "format_logits": format_logits}
+        loss = None
+        if "gap_targets" in batch:
+            loss = (gap_logits.sum() + slot_logits.sum() + format_logits.sum()) * 0  # keeps the graph if unlabelled
+            for logits, targets in ((gap_logits, batch["gap_targets"]), (slot_logits, batch["slot_targets"]),
+                                    (format_logits, batch["format_targets"])):
+                if (targets != IGNORE).any():
+                    loss = loss + F.cross_entropy(logits, targets, ignore_index=IGNORE)
         return outputs, loss
 
-    @property
-    def token_cache(self) -> TokenCache:
-        """text -> tokens, so that each text is tokenized once per run (see fxlab.tokcache)."""
-        if "_token_cache" not in self.__dict__:  # plain attribute: not a submodule, not in state_dict
-            self.__dict__["_token_cache"] = TokenCache(tokenize, VOCABULARY)
-        return self.__dict__["_token_cache"]
+    # -- training
 
-    def _batch(self, items: list[tuple]) -> dict:
-        T = max(1, max(len(it[0]) for it in items))
-        B = len(items)
-        ids = np.full((B, T), PAD, dtype=np.int64)
-        types = np.full((B, T), TYPE_IDS["text"], dtype=np.int64)
-        vectors = np.zeros((B, T, fluxem.EMBED_DIM), dtype=np.float64)
-        for b, (tok, typ, vec, _, _) in enumerate(items):
-            ids[b, : len(tok)] = tok
-            types[b, : len(typ)] = typ
-            vectors[b, : len(tok)] = vec
-        ids_t = torch.from_numpy(ids)
-        batch = {"ids": ids_t, "types": torch.from_numpy(types), "vectors": torch.from_numpy(vectors),
-                 "pad": ids_t == PAD}
-        device = self.char_embedding.weight.device
-        return {k: v.to(device) for k, v in batch.items()}
+    def _states_of(self, record: dict) -> list:
+        """Teacher-forced states of one training record: [(ids, (features, types), gaps, unary, format)]."""
+        text = record["text"]
+        if len(text) > MAX_INPUT_CHARS:
+            raise ValueError(f"a question of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
+                             "(fxlab.hybrid.MAX_INPUT_CHARS)")
+        if text not in self._train_states:
+            # Keep only what training reads: the slots' network features, float32 (144 bytes a slot
+            # instead of 1 KB, so the ~600k states of mathds_full fit in memory).
+            states = teacher_states(self.task, record, lambda r: initial_state(r["text"], self.task), run_step,
+                                    state_text)
+            if not states and self.task.every_record_labelled:
+                raise ValueError(f"the {self.task.name} teacher cannot reduce this record to its target "
+                                 f"{record['target']!r}; regenerate the data with generate_data.py")
+            self._train_states[text] = [(ids, _features(values), gaps, unary, fmt)
+                                        for ids, values, gaps, unary, fmt in states]
+        return self._train_states[text]
 
     def collate(self, records: list[dict]) -> dict:
-        """Training batch: the inputs plus role labels (from the generator) and answer-type labels."""
-        items = self.token_cache.items([r["text"] for r in records])  # spans not needed for training
-        batch = self._batch(items)
-        batch.update(self.readout.targets(records, items, batch["ids"].shape[1], self.task))
-        return {k: v.to(self.char_embedding.weight.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        """Training batch. Executor readout: every teacher-forced state of the records, in TRAIN_BUCKETS
+        buckets of similar length. Regression readout: the questions and their integer targets."""
+        if self.readout == "regression":
+            batch = self._batch([self._initial_features(r["text"]) for r in records])
+            y = [int(r["target"]) for r in records]
+            targets = [[1.0 if v < 0 else 0.0, float(np.log10(1.0 + abs(float(v))))] for v in y]
+            batch["value_targets"] = torch.tensor(targets, device=batch["ids"].device)
+            return batch
+        states = [s for r in records for s in self._states_of(r)]
+        if not states:
+            # Every record of this batch was left out by the teacher: one unlabelled state, which adds
+            # nothing to the loss (its labels are all IGNORE).
+            ids, feats = self._initial_features(records[0]["text"])
+            states = [(ids, feats, None, None, None)]
+        order = sorted(range(len(states)), key=lambda i: len(states[i][0]))
+        n = min(TRAIN_BUCKETS, len(order))
+        bounds = [len(order) * k // n for k in range(n + 1)]
+        return {"parts": [self._labelled_batch([states[i] for i in order[a:b]]) for a, b in zip(bounds, bounds[1:])]}
+
+    def _initial_features(self, text: str):
+        ids, values = initial_state(text, self.task)
+        return ids, _features(values)
+
+    def _labelled_batch(self, states: list[tuple]) -> dict:
+        batch = self._batch([(ids, feats) for ids, feats, *_ in states])
+        gap_t, slot_t, fmt_t = [], [], []
+        for ids, (rows, _), gaps, unary, fmt in states:
+            n = len(rows)
+            gap_t += [IGNORE if gaps is None else BINARY_ID[gaps.get(k, "none")] for k in range(n - 1)]
+            slot_t += [IGNORE if unary is None else UNARY_ID[unary.get(k, "keep")] for k in range(n)]
+            fmt_t.append(IGNORE if fmt is None else self.task.formats.index(fmt))
+        device = self.char_embedding.weight.device
+        batch.update(gap_targets=torch.tensor(gap_t, dtype=torch.long, device=device),
+                     slot_targets=torch.tensor(slot_t, dtype=torch.long, device=device),
+                     format_targets=torch.tensor(fmt_t, dtype=torch.long, device=device))
+        return batch
+
+    # -- inference
+
+    def decide(self, outputs: dict, batch: dict, n: int) -> list[tuple[dict[int, str], dict[int, str]]]:
+        """The network's step for each of the n states: argmax binary ops (overlaps: the more confident
+        one wins) and argmax unary ops."""
+        conf, op = outputs["gap_logits"].softmax(-1).max(-1)
+        steps = [({}, {}) for _ in range(n)]
+        gap_b = batch["gap_b"].tolist()
+        first = {}
+        for g, b in enumerate(gap_b):
+            first.setdefault(b, g)
+        candidates = [(float(conf[g]), b, g - first[b], BINARY_OPS[int(op[g])]) for g, b in enumerate(gap_b)
+                      if int(op[g]) != BINARY_ID["none"]]
+        for _, b, k, o in sorted(candidates, key=lambda c: -c[0]):
+            gaps = steps[b][0]
+            if k - 1 not in gaps and k + 1 not in gaps:
+                gaps[k] = o
+        slot_b = batch["slot_b"].tolist()
+        firsts = {}
+        for s, b in enumerate(slot_b):
+            firsts.setdefault(b, s)
+        for s, (b, u) in enumerate(zip(slot_b, outputs["slot_logits"].argmax(-1).tolist())):
+            if u != UNARY_ID["keep"]:
+                steps[b][1][s - firsts[b]] = UNARY_OPS[u]
+        # A slot with both a unary and a binary op: the unary op first, the binary op at a later step.
+        for gaps, unary in steps:
+            for k in [k for k in gaps if k in unary or k + 1 in unary]:
+                del gaps[k]
+        return steps
 
     @torch.no_grad()
-    def _run(self, items: list[tuple]) -> dict:
-        """Readout outputs for one batch of tokenized texts (eval mode; the padding mask is passed as in training)."""
+    def predict(self, texts: list[str]) -> list[str]:
+        """Answers from raw text: the network steps, the FluxEM executor reduces, until no step is left."""
         was_training = self.training
         self.eval()
         try:
-            batch = self._batch(items)
-            return self.readout(self.encode(batch), batch)
+            if self.readout == "regression":
+                return self._predict_regression(texts)
+            return self._predict_steps(texts)
         finally:
             self.train(was_training)
 
-    def _infer(self, texts: list[str]) -> tuple[dict, list[tuple]]:
-        """Readout outputs for raw texts as ONE batch (all of them readable)."""
-        items = self.token_cache.items(texts, need_spans=True)  # tokenized from each raw text (once)
-        return self._run(items), items
-
-    def _read(self, texts: list[str]) -> list[tuple | None]:
-        """Each text's tokens, or None for a text the model cannot read (see "Input limits")."""
-        out = []
+    def _readable(self, texts: list[str]) -> list:
+        """Each text's initial state, or None for a text the model cannot read (see "Input limits")."""
+        states = []
         for text in texts:
-            item = None
-            if len(text) <= MAX_INPUT_CHARS:
+            try:
+                states.append(initial_state(text, self.task))
+            except (ValueError, OverflowError):
+                states.append(None)
+        return states
+
+    def _predict_steps(self, texts: list[str]) -> list[str]:
+        states = self._readable(texts)
+        answers: list[str | None] = ["" if s is None else None for s in states]  # "": cannot be read
+        formats: list[str | None] = [None] * len(texts)
+        active = [i for i in range(len(texts)) if answers[i] is None]
+        for n_step in range(MAX_STEPS):
+            for i in [i for i in active if not states[i][1]]:
+                answers[i] = ""  # nothing to compute with in the question
+            active = [i for i in active if answers[i] is None]
+            if not active:
+                break
+            decisions = {}
+            by_length = sorted(active, key=lambda i: len(states[i][0]))
+            for group in token_groups([len(states[i][0]) for i in by_length], max_items=PREDICT_CHUNK):
+                chunk = [by_length[g] for g in group]
+                batch = self._batch([(states[i][0], _features(states[i][1])) for i in chunk])
+                outputs, _ = self.forward(batch)
+                if n_step == 0 and self.task.formats:
+                    for j, i in enumerate(chunk):
+                        formats[i] = self.task.formats[int(outputs["format_logits"][j].argmax())]
+                decisions.update(zip(chunk, self.decide(outputs, batch, len(chunk))))
+            still = []
+            for i in active:
+                gaps, unary = decisions[i]
+                ids, values = states[i]
+                if not gaps and not unary:
+                    answers[i] = self._answer(values, formats[i])
+                    continue
                 try:
-                    item = self.token_cache.items([text], need_spans=True)[0]
-                except (ValueError, OverflowError):  # a span FluxEM cannot encode
-                    pass
-            out.append(item)
-        return out
-
-    def _each(self, texts: list[str], finish) -> list:
-        """finish(outputs, items) over the readable texts, in batches within MAX_BATCH_CELLS; None for the others."""
-        items = self._read(texts)
-        readable = [i for i, item in enumerate(items) if item is not None]
-        results: list = [None] * len(texts)
-        for group in token_groups([len(items[i][0]) for i in readable]):
-            chosen = [readable[g] for g in group]
-            batch_items = [items[i] for i in chosen]
-            for i, result in zip(chosen, finish(self._run(batch_items), batch_items)):
-                results[i] = result
-        return results
-
-    def predict(self, texts: list[str]) -> list[str]:
-        """Answers from raw text: spans -> network -> roles -> FluxEM executor. No labels involved. "" for a
-        text the model cannot read (longer than MAX_INPUT_CHARS, or a span FluxEM cannot encode)."""
-        answers = self._each(texts, lambda outputs, items: self.readout.answers(outputs, items, self.task))
+                    states[i] = run_step(ids, values, gaps, unary)
+                except (StepError, ValueError, ZeroDivisionError, OverflowError):
+                    answers[i] = ""
+                    continue
+                roots = [k for k, op in unary.items() if op in TERMINAL]
+                if roots:  # terminal: the rooted slot is the answer
+                    answers[i] = self._answer([states[i][1][roots[0]]], formats[i]) if len(roots) == 1 else ""
+                    continue
+                still.append(i)
+            active = still
         return ["" if a is None else a for a in answers]
 
-    def predict_roles(self, texts: list[str]) -> list[list[str]]:
-        """The roles the network assigns to each span (for inspection and guard (b)); [] for an unreadable text."""
-        return [[] if r is None else r for r in self._each(texts, self.readout.roles)]
+    def _answer(self, values: list[Value], fmt: str | None) -> str:
+        if len(values) != 1:
+            return ""
+        try:
+            return self.task.answer(values[0], fmt)
+        except (StepError, ValueError, ZeroDivisionError, OverflowError):
+            return ""
+
+    def _predict_regression(self, texts: list[str]) -> list[str]:
+        states = self._readable(texts)
+        readable = [i for i, s in enumerate(states) if s is not None]
+        out = [""] * len(texts)
+        for group in token_groups([len(states[i][0]) for i in readable], max_items=PREDICT_CHUNK):
+            chosen = [readable[g] for g in group]
+            batch = self._batch([(states[i][0], _features(states[i][1])) for i in chosen])
+            outputs, _ = self.forward(batch)
+            for i, (sign_logit, mag) in zip(chosen, outputs["value"].double().tolist()):
+                magnitude = 10.0 ** min(max(mag, 0.0), 300.0) - 1.0
+                out[i] = str(int(round(-magnitude if sign_logit > 0 else magnitude)))
+        return out
+
+    def predict_steps(self, texts: list[str]) -> list[tuple[dict[int, str], dict[int, str]]]:
+        """The network's first step for each question (for inspection and guard (b))."""
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            states = [initial_state(t, self.task) for t in texts]
+            batch = self._batch([(ids, _features(values)) for ids, values in states])
+            outputs, _ = self.forward(batch)
+            steps = self.decide(outputs, batch, len(texts))
+        self.train(was_training)
+        return steps
 
 
-def build(cfg: Config) -> nn.Module:
-    if cfg.task == "mathds":  # real arithmetic text: the iterative-reduction hybrid (docs/design.md §5.2)
-        from fxlab.reducer import ReductionHybrid
-
-        return ReductionHybrid(cfg.model)
-    model = HybridModel(cfg.model, cfg.task)
-    model.token_cache.attach(cfg.data_path)  # train/val tokens: <data_dir>/tokenized/*.npz
-    return model
+def build(cfg: Config) -> HybridModel:
+    return HybridModel(cfg.model, get_task(cfg.task))

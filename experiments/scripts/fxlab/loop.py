@@ -605,25 +605,11 @@ def _start_fresh(out: Path, name: str) -> None:
     remove_stray_tmp(out)
 
 
-def _check_role_labels(records: list[dict], path: Path, cfg: Config) -> None:
-    """Unknown structure labels in training data are a UserError here, not a KeyError mid-epoch."""
-    from fxlab.readout import ROLES  # the hybrid's label set; the token model ignores `roles`
-
-    for r in records:
-        roles = r.get("roles")
-        if roles is None:
-            continue
-        bad = [x for x in roles if x not in ROLES] if isinstance(roles, list) else [roles]
-        if bad:
-            raise UserError(f"{path}: record {r.get('id')!r} has unknown role label {bad[0]!r} (known: "
-                            f"{', '.join(ROLES)}); regenerate the data with generate_data.py --config {cfg.source}")
-
-
 def _check_records(ctx: dict) -> None:
     """Every train and val record through the model's `collate` (tokenization, encoding, labels), so that
     a record the model cannot take stops the run here, before `_start_fresh` deletes anything, as a
     UserError naming its file:line. The work is not lost: the models keep what collate computes (the
-    hybrid's token cache, the reducer's teacher states)."""
+    hybrid's teacher-forced states)."""
     model, cfg = ctx["model"], ctx["cfg"]
     bs = cfg.training.batch_size
     for split in ("train", "val"):
@@ -696,8 +682,6 @@ def _context(model_name: str, cfg: Config, device: str) -> dict:
     torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
     out = run_dir(cfg, model_name)
     train_records, val_records = load_split(cfg, "train"), load_split(cfg, "val")  # non-empty, or UserError
-    for split, records in (("train", train_records), ("val", val_records)):
-        _check_role_labels(records, split_path(cfg, split), cfg)
     data_sha = {s: file_sha256(split_path(cfg, s)) for s in ("train", "val")}
     model = build_model(model_name, cfg).to(device)  # seeded by cfg.seed inside: the same on every rank
     return {"name": model_name, "cfg": cfg, "model": model, "opt": make_optimizer(model, cfg), "out": out,

@@ -22,6 +22,10 @@ class Task:
     formats: tuple[str, ...] = ()
     # Metric sections eval reports besides exact match and relative error.
     extra_metrics: tuple[str, ...] = ()
+    # True where the generator and the teacher are ours, so every training record must be followed to its
+    # target: one that is not is a data error (refused before training). False for external data
+    # (mathds), where a question the teacher cannot follow is left out of training.
+    every_record_labelled: bool = True
 
     # -- data
     def splits(self, cfg) -> tuple[str, ...]:
@@ -61,7 +65,7 @@ def teacher_states(task: Task, record: dict, initial, step, state_text) -> list[
     """
     from fxlab.executor import TERMINAL
 
-    ids, values = initial(record)
+    ids, values = initial(record)  # a text the model cannot read raises here: an input error, not a left-out record
     if not values:
         return []
     fmt = task.format_label(record)
