@@ -25,8 +25,10 @@ from .quantity import QuantityEncoder
 from .spans import Span
 
 # Type ids: the three FluxEM type tags, then plain text tokens (for models that mix characters and slots).
-TYPE_IDS = {"number": L.TYPE_NUMBER, "quantity": L.TYPE_QUANTITY, "unit": L.TYPE_UNIT, "text": 3}
-N_TYPES = len(TYPE_IDS)
+# A "time" or "label" span is encoded as a number and gets the number type.
+TYPE_IDS = {"number": L.TYPE_NUMBER, "quantity": L.TYPE_QUANTITY, "unit": L.TYPE_UNIT, "text": 3,
+            "time": L.TYPE_NUMBER, "label": L.TYPE_NUMBER}
+N_TYPES = len(set(TYPE_IDS.values()))
 
 
 def span_vectors(spans: Sequence[Span]) -> np.ndarray:
@@ -58,10 +60,10 @@ def span_vectors(spans: Sequence[Span]) -> np.ndarray:
 
 
 def _other_row(span: Span) -> np.ndarray:
-    """(128,) vector of a quantity or bare-unit span."""
+    """(128,) vector of a quantity or bare-unit span; a "time" or "label" span is its number (minutes, index)."""
     if span.kind == "quantity":
         return _QUANTITIES.encode(span.value, span.unit)
-    return _QUANTITIES.encode_unit(span.unit)
+    return _QUANTITIES.encode_unit(span.unit) if span.kind == "unit" else _NUMBERS.encode(span.exact)
 
 
 _NUMBERS, _QUANTITIES = NumberEncoder(), QuantityEncoder()  # stateless; shared to skip per-call set-up

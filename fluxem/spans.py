@@ -4,12 +4,15 @@ Every decision below has a hand-labelled case in tests/test_spans.py.
 
 Cost: linear in len(text)
 - One left-to-right pass. A one-character-class regex jumps to the next digit (or vulgar fraction
-  such as ½); the rest is read with anchored `re.match` calls on patterns without nested or
-  overlapping repetition, so each call costs O(characters it consumes) or a small constant
-  (exponents, units, scale words: at most ~40 characters). The cursor only moves forward; look-back
-  is at most 4 characters (sign, currency, leading dot; "**" and a sign before an exponent). Hence
-  O(len(text)) with no backtracking blow-up. Unit lookups are dict/set probes, built once from the
-  registry and cached.
+  such as ½); a second search finds the next number word, "a"/"an" before a fraction word, "how many"
+  or "(" before a label, and is searched again only once the cursor has passed its match, so each
+  search scans a stretch of text once. The rest is read with anchored `re.match` calls on patterns
+  without nested or overlapping repetition, so each call costs O(characters it consumes) or a small
+  constant (exponents, units, scale words: at most ~40 characters; a cardinal in words: a bounded
+  number of words, since its scale words must fall). The cursor only moves forward; look-back is at
+  most 8 characters (sign, currency, leading dot; "**" and a sign before an exponent; the word before
+  "one"). Hence O(len(text)) with no backtracking blow-up. Unit lookups are dict/set probes, built once
+  from the registry and cached.
 - A numeral longer than MAX_NUMERAL_CHARS (1000) gives no span: no reader means it, and CPython
   refuses int() of more than 4300 digits.
 - A literal whose float is not finite or underflows to zero ("1e999", "1e12345 kg", "5e-400 m",
@@ -69,6 +72,41 @@ Numbers
 - Ordinals ("1st", "3rd") are plain numbers and never take a unit. "1990s" (two or more digits ending
   in 0, with "s" attached) is a decade, not seconds.
 
+Number words
+- Cardinals in words, as English and DeepMind mathematics_dataset write them: "three", "seventy-one",
+  "one million", "one hundred thousand", "one-hundred-and-one". Words are joined by one space or hyphen;
+  "and" comes only after "hundred" or a scale word (thousand, million, billion, trillion, each smaller
+  than the one before) and before a number word; "zero" stands alone. The generator's misspellings
+  "fourteeen", "fourty", "twelth(s)" are read too. The first word may be capitalized. Value: an int.
+- Fractions in words: a cardinal, one space or hyphen, and a fraction word: singular after "one" ("one
+  half", "one third"), plural otherwise ("seventy-one fifths", "two-thirds", "three halves"). Fraction
+  words: half/halves, third, quarter, fifth ... twentieth, hundredth, thousandth. Also "a half" and "a
+  quarter"; "a third", "an eighth" and the others only before "of" ("a third of the vote"), since "a
+  third attempt" is an ordinal. `exact` is the Fraction (71/5), `value` its float.
+- A fraction (in words, "p/q" of integers, a mixed or a vulgar fraction) followed by " of a " or " of
+  an " and a unit is a quantity whose span runs through the unit: "three tenths of a day", "37/2 of a
+  millennium" (p/q is one value here even when improper); span.unit is the unit after "of a". A
+  fraction or a cardinal may also take a unit directly, as digits do: "a quarter mile", "five
+  minutes", "three-day".
+- Span text: from the first number word (or "a"/"an") to its last word, or to the end of the unit.
+- Not numbers: ordinals ("the third biggest"); a number word inside a hyphenated word that is neither a
+  number, a fraction nor a unit ("twenty-third", "one-off": no span); "one" after the, this, that,
+  which, no, any, every, each, some or another ("the one", "no one"); a cardinal before a plural scale
+  word, a place name ("the ten thousands digit"). Not read: signs in words ("minus three"), "two and a
+  half" (the spans "two" and "a half"), scale words alone ("hundred").
+
+Clock times
+- "5:28 AM", "12:25 PM", also "5:28pm" and "5:28 p.m." (hour 1-12, two-digit minutes): kind "time",
+  value and exact the minutes since midnight, an int ("12:25 AM" -> 25, "12:25 PM" -> 745, "5:28 PM" ->
+  1048), unit None. Without AM/PM ("17:28", "5:28") the numbers are read as numbers: mathematics_dataset
+  writes no 24-hour time, and "17:28" may be a score or a ratio. "5 pm" is the number 5.
+
+Choice labels
+- "(a)" ... "(z)" with whitespace (or the text's edge) on both sides, each the letter after the previous
+  label or "(a)" again, as in "Which is the biggest?  (a) -2/7  (b) 3": kind "label", value and exact the
+  letter's index (0 for a), unit None. So "f(x)" and a lone "(x)" give no span, and the letter is never a
+  unit ("(c)" is not centi- or the speed of light).
+
 Quantities and units
 - A number followed by a unit: attached ("5km"), after one space (or no-break / thin space), or after
   a hyphen ("a 5-km race"). The first unit atom matches longest-first among `unit_spellings()` and
@@ -99,7 +137,10 @@ Quantities and units
 - Decades and ordinals are handled above; "5 years", "3 cups" and "2 hours" are quantities because the
   registry has those units.
 - Bare units (kind "unit", value None) only where the text names a target unit: right after the word
-  "to", "in" or "into" and one space, and only once a quantity has appeared earlier in the text.
+  "to", "in" or "into" and one space, once a quantity has appeared earlier in the text, and right after
+  "how many " ("How many minutes are there in 3 hours?": the unit the answer is in).
+- Attached to a number, "us" is the microsecond ("13007037.1us", as mathematics_dataset writes it);
+  after a space it is the word "us" and no unit.
   "convert 5 km to m" -> quantity "5 km" and unit "m"; "listen to me" has no span.
 """
 
@@ -232,13 +273,16 @@ _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into
 class Span:
     """One detected span; `text == source[start:end]`.
 
-    - kind: "number", "quantity" (a number with a physical unit, percent included) or "unit" (bare).
-    - value: int for integer literals (and integral scaled ones, "$2.1bn"), float otherwise; None for a
-      bare unit.
+    - kind: "number", "quantity" (a number with a physical unit, percent included), "unit" (bare),
+      "time" (a clock time, "5:28 PM") or "label" (a choice label, "(a)"). Numbers in words are
+      "number" or "quantity" spans like digits ("seventy-one fifths of a milligram").
+    - value: int for integer literals (and integral scaled ones, "$2.1bn"; cardinals in words), float
+      otherwise; None for a bare unit. A time's value is its minutes since midnight ("5:28 PM" -> 1048),
+      a label's the letter's index ("(c)" -> 2), both ints.
     - unit: for "quantity" and "unit", the unit as written ("km", "%", "percent"; hyphens inside a name
       read as spaces: "square-foot" -> "square foot"), always accepted by `parse_unit`. For "number":
       None, or the ISO 4217 code of a currency sign ("$5" -> "USD", "€5" -> "EUR"); a currency is not a
-      physical unit, so the span's vector is the number's.
+      physical unit, so the span's vector is the number's. None for "time" and "label".
     - exact: the literal's exact value: the int for an integer, else a Fraction ("0.1" -> 1/10,
       "6.02e23", "2 1/2" -> 5/2), so that it encodes exactly; float(exact) == value. None for a bare unit.
 
@@ -249,14 +293,15 @@ class Span:
     start: int
     end: int
     text: str
-    kind: str  # "number" | "quantity" | "unit"
+    kind: str  # "number" | "quantity" | "unit" | "time" | "label"
     value: int | float | None  # None for a bare unit
     unit: str | None = None  # the unit as written, or a currency's ISO code (see above)
     exact: int | Fraction | None = None  # the exact value as written; None for a bare unit
 
 
 def detect_spans(text: str) -> list[Span]:
-    """Return the numbers, quantities and units in `text`, sorted and non-overlapping.
+    """Return the numbers (in digits or words), quantities, units, clock times and choice labels in
+    `text`, sorted and non-overlapping.
 
     Never raises on a str; raises TypeError on anything else. Linear time (see the module docstring).
 
