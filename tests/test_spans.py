@@ -42,6 +42,16 @@ def C(text, value, code):
     return (text, "number", value, code)
 
 
+def T(text, minutes):
+    """A clock time: kind "time", value the minutes since midnight."""
+    return (text, "time", minutes, None)
+
+
+def LB(text, index):
+    """A choice label: kind "label", value the letter's index."""
+    return (text, "label", index, None)
+
+
 # (sentence, expected spans as (text, kind, value, unit)). Values are compared with their type: 3 is not 3.0.
 LABELLED = [
     # signs: unary vs binary
@@ -207,6 +217,33 @@ LABELLED = [
     ("Less: 0." + "0" * 330 + "5 here.", []),
     ("Big: " + "9" * 309 + " kg.", []),  # an integer past the float range: no span (it cannot be encoded)
     ("Far: 1e308 km, 5e-324 mm.", [N("1e308", 1e308), N("5e-324", 5e-324)]),  # the SI value overflows/underflows
+    # number words
+    ("Wait five minutes, then seventy-one more.", [Q("five minutes", 5, "minutes"), N("seventy-one", 71)]),
+    ("Twenty one people, twenty-one more.", [N("Twenty one", 21), N("twenty-one", 21)]),
+    ("Seven thousand and five, one million two hundred thousand.", [N("Seven thousand and five", 7005),
+                                                                    N("one million two hundred thousand", 1200000)]),
+    ("Count one hundred and cats.", [N("one hundred", 100)]),  # "and" needs a number word after it
+    ("Zero one two.", [N("Zero", 0), N("one", 1), N("two", 2)]),  # no cardinal joins these
+    ("Two-thirds of voters and three quarters of an hour.",
+     [N("Two-thirds", float(Fraction(2, 3))), Q("three quarters of an hour", 0.75, "hour")]),
+    ("A third party, a third of the vote, a half, a quarter mile.",
+     [N("a third", float(Fraction(1, 3))), N("a half", 0.5), Q("a quarter mile", 0.25, "mile")]),
+    ("Bake 1/2 of a cup, then three-day rest.", [Q("1/2 of a cup", 0.5, "cup"), Q("three-day", 3, "day")]),
+    ("The one I saw, no one else, and one more.", [N("one", 1)]),  # "one" the pronoun is no number
+    ("Her twenty-third birthday was a one-off.", []),  # hyphenated ordinals and words
+    ("What is the third biggest value, the ten thousands digit?", []),  # an ordinal, a place name
+    ("Often gone, someone stone.", []),  # number words inside other words
+    # clock times and choice labels
+    ("Meet at 5:28 AM or 12:25 PM, not 17:28 or 5 pm.",
+     [T("5:28 AM", 328), T("12:25 PM", 745), N("17", 17), N("28", 28), N("5", 5)]),
+    ("Back by 5:28pm, or 5:28 p.m.", [T("5:28pm", 1048), T("5:28 p.m.", 1048)]),
+    ("It ends at 12:00 AM.", [T("12:00 AM", 0)]),
+    ("Pick one:  (a) -2/7  (b) 3", [N("one", 1), LB("(a)", 0), N("-2", -2), N("7", 7), LB("(b)", 1), N("3", 3)]),
+    ("(a) 1 (c) 2 (b) 3", [LB("(a)", 0), N("1", 1), N("2", 2), LB("(b)", 1), N("3", 3)]),  # (c) is out of turn
+    ("Let f(x) = 3 and (x) be free.", [N("3", 3)]),
+    ("It took 0.3us, not 3 us.", [Q("0.3us", 0.3, "us"), N("3", 3)]),  # attached "us" is the microsecond
+    ("How many grams are there in 3 kg?", [U("grams"), Q("3 kg", 3, "kg")]),
+    ("How many people came?", []),
     ("", []),
 ]
 
@@ -231,13 +268,16 @@ def check_invariants(text: str, spans: list[Span]) -> None:
         if s.kind == "unit":
             assert s.value is None and s.exact is None and s.unit == s.text
         else:
-            assert s.kind in ("number", "quantity")
+            assert s.kind in ("number", "quantity", "time", "label")
             assert type(s.value) in (int, float), s  # never bool, Fraction or None
             assert not isinstance(s.value, float) or math.isfinite(s.value)
             # exact is int exactly when value is; otherwise a Fraction whose nearest float is value
             assert type(s.exact) is (int if type(s.value) is int else Fraction), s
             assert s.exact == s.value if type(s.value) is int else float(s.exact) == s.value, s
-        if s.kind == "number":
+        if s.kind in ("time", "label"):
+            assert s.unit is None and type(s.value) is int and s.exact == s.value, s
+            assert 0 <= s.value < (24 * 60 if s.kind == "time" else 26), s
+        elif s.kind == "number":
             assert s.unit is None or s.unit in CURRENCY_CODES.values(), s
             assert (s.unit is not None) == any(c in s.text for c in CURRENCY_CODES), s
         else:
@@ -302,6 +342,10 @@ TOKENS = [
     ")", "%", "½", "st", "h", "g", "girls", "·", "mph", "J", "kg", "/(", "1,000", "_", "a", "C", "\n",
     "square feet", "sq ", "sq. ", "cu ", "ft", "x^", "^-",
     "percent", "€", "¢", "₹", "-square-foot", "-kilowatt-hour", "L/100km", "l/100 km", "e99999", "e-400", "⁄", "of",
+    # number words, clock times, labels
+    "one", " one", "Seventy", "-one", "twenty", " hundred", " and ", " thousand", " thousands", "zero", " fifths",
+    " half", " quarter", " third", " a ", "an ", " of a ", " day", " hour", "the ", "fourteeen", "twelths", ":",
+    "5:28", "12:00", " AM", "pm", " p.m.", "(a)", "(b)", "(c)", "How many ", "us", "mg", "millennia", " -",
 ]
 
 
@@ -325,6 +369,9 @@ ADVERSARIAL = [
     "1,", "1.", "-", "1e", "1 1/", "1/", "1", "1 ", "m/", "1 m/", "$-", "1×10^", "in to m ", "5 km to ", "½",
     "1,000,", "(-", "9.8 m/s^2*", "1,1,1.1.1------1e1e1e1 1/1 1/1 ", "x^2", "2^-", "5 sq in to sq m^",
     "1e9", "1×10^9", "1/2 ", "5-square-", "L/100", "$1e", "1 1/2 of ", "12.5%",
+    "one ", "one-", "seventy-one ", "one hundred and ", "one thousand one ", "three tenths of a ", "a third ",
+    "a half of an ", "the one ", "twenty-third ", "ten thousands ", " (a)", " (b) ", "(a)(a)", "1:", "5:28 ",
+    "5:28 PM ", "12:0", "How many ", "How many m", "37/2 of a ", "1us",
 ]
 
 
@@ -627,6 +674,93 @@ def test_mathds_style_questions(question, literals):
     spans = detect_spans(question)
     assert [(type(s.exact), s.exact) for s in spans] == [(type(v), v) for v in literals]
     assert all(s.kind == "number" and s.unit is None for s in spans)
+
+
+# Questions of the comparison, measurement and numbers modules, labelled by hand: every span as
+# (text, kind, exact value or None, unit), the exact value compared with its type.
+F = Fraction
+MATHDS_FAMILY_LABELLED = [
+    # comparison: pair, kth_biggest, closest, sort ("/" between numbers divides unless a word follows a
+    # proper fraction: "-2/7 at" is one value, "6/29?" two numbers)
+    ("Which is bigger: -80975 or -161?", [("-80975", "number", -80975, None), ("-161", "number", -161, None)]),
+    ("Is 1113/8 less than or equal to 6/29?", [("1113", "number", 1113, None), ("8", "number", 8, None),
+                                               ("6", "number", 6, None), ("29", "number", 29, None)]),
+    ("Is -2/7 at most 0.3?", [("-2/7", "number", F(-2, 7), None), ("0.3", "number", F(3, 10), None)]),
+    ("Is -1 != 59/30432?", [("-1", "number", -1, None), ("59", "number", 59, None), ("30432", "number", 30432, None)]),
+    ("Which is the second biggest value?  (a) -0.8  (b) 766  (c) -3.05",
+     [("(a)", "label", 0, None), ("-0.8", "number", F(-4, 5), None), ("(b)", "label", 1, None),
+      ("766", "number", 766, None), ("(c)", "label", 2, None), ("-3.05", "number", F(-61, 20), None)]),
+    ("What is the third smallest value in 0.5, -1, 130/21?",
+     [("0.5", "number", F(1, 2), None), ("-1", "number", -1, None), ("130", "number", 130, None),
+      ("21", "number", 21, None)]),
+    ("Which is the nearest to -1/6?  (a) 2  (b) -0.2",
+     [("-1", "number", -1, None), ("6", "number", 6, None), ("(a)", "label", 0, None), ("2", "number", 2, None),
+      ("(b)", "label", 1, None), ("-0.2", "number", F(-1, 5), None)]),
+    ("What is the closest to 135.2 in 3, -2/7, 85?",
+     [("135.2", "number", F(676, 5), None), ("3", "number", 3, None), ("-2", "number", -2, None),
+      ("7", "number", 7, None), ("85", "number", 85, None)]),
+    ("Sort 3/72454, -1/10, 0.3 in descending order.",
+     [("3", "number", 3, None), ("72454", "number", 72454, None), ("-1", "number", -1, None),
+      ("10", "number", 10, None), ("0.3", "number", F(3, 10), None)]),
+    ("Put -84, 89, 0 in increasing order.", [("-84", "number", -84, None), ("89", "number", 89, None),
+                                             ("0", "number", 0, None)]),
+    # measurement: conversion
+    ("What is seventy-one fifths of a milligram in micrograms?",
+     [("seventy-one fifths of a milligram", "quantity", F(71, 5), "milligram"), ("micrograms", "unit", None, "micrograms")]),
+    ("How many hours are there in one half of a week?",
+     [("hours", "unit", None, "hours"), ("one half of a week", "quantity", F(1, 2), "week")]),
+    ("What is one-hundred-and-one thirds of a day in minutes?",
+     [("one-hundred-and-one thirds of a day", "quantity", F(101, 3), "day"), ("minutes", "unit", None, "minutes")]),
+    ("How many decades are there in fourteeen fifths of a millennium?",
+     [("decades", "unit", None, "decades"), ("fourteeen fifths of a millennium", "quantity", F(14, 5), "millennium")]),
+    ("What is five twelths of a minute in seconds?",
+     [("five twelths of a minute", "quantity", F(5, 12), "minute"), ("seconds", "unit", None, "seconds")]),
+    ("What is 37/2 of a millennium in months?",
+     [("37/2 of a millennium", "quantity", F(37, 2), "millennium"), ("months", "unit", None, "months")]),
+    ("How many millilitres are there in 3/4 of a litre?",
+     [("millilitres", "unit", None, "millilitres"), ("3/4 of a litre", "quantity", F(3, 4), "litre")]),
+    ("What is 871.9591mg in tonnes?", [("871.9591mg", "quantity", F(8719591, 10000), "mg"), ("tonnes", "unit", None, "tonnes")]),
+    ("Convert 13007037.1us to seconds.",
+     [("13007037.1us", "quantity", F(130070371, 10), "us"), ("seconds", "unit", None, "seconds")]),
+    ("How many nanometers are there in 18249730.6mm?",
+     [("nanometers", "unit", None, "nanometers"), ("18249730.6mm", "quantity", F(91248653, 5), "mm")]),
+    ("What is 762.034256 millennia in months?",
+     [("762.034256 millennia", "quantity", F(762034256, 10**6), "millennia"), ("months", "unit", None, "months")]),
+    ("Convert 0.5 decades to centuries.", [("0.5 decades", "quantity", F(1, 2), "decades"), ("centuries", "unit", None, "centuries")]),
+    ("What is 0.2t in micrograms?", [("0.2t", "quantity", F(1, 5), "t"), ("micrograms", "unit", None, "micrograms")]),
+    ("Convert 5.3l to ml.", [("5.3l", "quantity", F(53, 10), "l"), ("ml", "unit", None, "ml")]),
+    # measurement: time
+    ("What is 178 minutes after 12:01 PM?", [("178 minutes", "quantity", 178, "minutes"), ("12:01 PM", "time", 721, None)]),
+    ("What is 5 minutes before 12:03 AM?", [("5 minutes", "quantity", 5, "minutes"), ("12:03 AM", "time", 3, None)]),
+    ("How many minutes are there between 7:57 AM and 5:26 PM?",
+     [("minutes", "unit", None, "minutes"), ("7:57 AM", "time", 477, None), ("5:26 PM", "time", 1046, None)]),
+    # numbers
+    ("Round 257931178621.3 to the nearest one million.",
+     [("257931178621.3", "number", F(2579311786213, 10), None), ("one million", "number", 10**6, None)]),
+    ("What is 55741.8640787 rounded to the nearest ten thousand?",
+     [("55741.8640787", "number", F(557418640787, 10**7), None), ("ten thousand", "number", 10000, None)]),
+    ("Round 181694854.7632 to the nearest one hundred thousand.",
+     [("181694854.7632", "number", F(1816948547632, 10**4), None), ("one hundred thousand", "number", 100000, None)]),
+    ("What is -290997.395144 rounded to zero decimal places?",
+     [("-290997.395144", "number", F(-290997395144, 10**6), None), ("zero", "number", 0, None)]),
+    ("Round 2.98152502643 to four dps.", [("2.98152502643", "number", F(298152502643, 10**11), None), ("four", "number", 4, None)]),
+    ("Round -0.124 to one decimal place.", [("-0.124", "number", F(-31, 250), None), ("one", "number", 1, None)]),
+    ("What is 0.000113974466 rounded to 5 decimal places?",
+     [("0.000113974466", "number", F(113974466, 10**12), None), ("5", "number", 5, None)]),
+    ("What is the ten thousands digit of 653026814276?", [("653026814276", "number", 653026814276, None)]),
+    ("What is the hundred millions digit of 744857137842?", [("744857137842", "number", 744857137842, None)]),
+    ("Find the common denominator of -125/288 and 61/3603192.",
+     [("-125/288", "number", F(-125, 288), None), ("61", "number", 61, None), ("3603192", "number", 3603192, None)]),
+    ("Calculate the remainder when 64212 is divided by 392.", [("64212", "number", 64212, None), ("392", "number", 392, None)]),
+    ("Is 817 a factor of 28652190?", [("817", "number", 817, None), ("28652190", "number", 28652190, None)]),
+    ("Is 3713196307 a composite number?", [("3713196307", "number", 3713196307, None)]),
+]
+
+
+@pytest.mark.parametrize("question, expected", MATHDS_FAMILY_LABELLED, ids=[q[:40] for q, _ in MATHDS_FAMILY_LABELLED])
+def test_mathds_family_questions(question, expected):
+    got = [(s.text, s.kind, type(s.exact), s.exact, s.unit) for s in detect_spans(question)]
+    assert got == [(text, kind, type(exact), exact, unit) for text, kind, exact, unit in expected]
 
 
 def test_mathds_answers_read_as_division():

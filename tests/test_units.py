@@ -18,6 +18,7 @@ from fluxem.units import (
     Unit,
     canonical_si_unit,
     convert,
+    convert_exact,
     format_value,
     parse_unit,
     parse_value,
@@ -163,6 +164,10 @@ PINT_UNITS = [
     "kg/m^3", "g/cm^3", "mol/L", "J/(kg*K)", "W/(m*K)", "N*m/s", "kg*m^2", "m^3/s", "L/min",
     # dimensionless
     "%", "percent",
+    # DeepMind mathematics_dataset's measurement module (names, plurals, symbols) where pint agrees
+    "kilometers", "centimeters", "millimeters", "micrometers", "nanometers", "milliseconds", "microseconds",
+    "nanoseconds", "us", "months", "centuries", "millennium", "millennia", "tonnes", "grams", "milligrams",
+    "microgram", "micrograms", "ug", "nanogram", "nanograms", "ng", "litre", "litres", "millilitre", "millilitres",
 ]  # fmt: skip
 PINT_DIMS = ("[length]", "[mass]", "[time]", "[current]", "[temperature]", "[substance]", "[luminosity]")
 
@@ -246,6 +251,16 @@ def test_convert_rejects_mismatched_dimensions():
         convert(1, "kg", "m")
     with pytest.raises(TypeError):
         convert("1", "kg", "g")
+
+
+def test_decade_is_ten_years_where_pint_has_a_ratio(ureg):
+    """pint's `decade` is the dimensionless logarithmic ratio 10; in text (and in mathematics_dataset's
+    measurement table) a decade is ten years, so the registry follows the text."""
+    assert _pint_factor_and_dims(ureg, "decade") == (pytest.approx(10), (0,) * 7)
+    for spelling in ("decade", "decades"):
+        unit = parse_unit(spelling)
+        assert unit.factor == 10 * parse_unit("year").factor and unit.dimensions == parse_unit("year").dimensions
+    assert convert_exact(1, "decade", "month") == 120 and convert_exact(1, "millennia", "decades") == 100
 
 
 def test_can_add_agrees_with_pint_on_random_pairs(ureg):
