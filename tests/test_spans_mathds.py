@@ -15,6 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fluxem import NumberEncoder, detect_spans
 from fluxem.units import convert_exact, parse_unit
@@ -237,10 +239,33 @@ def test_every_fraction_in_words_of_a_unit():
 @pytest.mark.parametrize("value", [Fraction(37, 2), Fraction(1, 2), Fraction(3, 40), Fraction(101, 21)])
 def test_fraction_in_digits_of_a_unit(value):
     """base_value as sympy prints it ("37/2"): one value even when improper, as the generator means it."""
-    question = f"What is {value} of a millennium in months?"
-    q, unit = detect_spans(question)
-    assert (q.text, q.kind, q.exact, q.unit) == (f"{value} of a millennium", "quantity", value, "millennium")
-    assert (unit.kind, unit.unit) == ("unit", "months")
+    for table in GEN_UNITS.values():
+        for name, _ in table:
+            question = f"What is {value} of a {name} in months?"
+            q, unit = detect_spans(question)
+            assert (q.text, q.kind, q.exact, q.unit) == (f"{value} of a {name}", "quantity", value, name)
+            assert (unit.kind, unit.unit) == ("unit", "months")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**15 - 1), st.booleans(), st.sampled_from(["", "Round 5 to ", "the nearest "]))
+def test_cardinals_in_words_match_the_generators_words(n, hyphens, before):
+    """Any integer below 10**15 written by the generator's own _integer_to_words, joined with hyphens or
+    spaces, is one number span of that value."""
+    words = ("-" if hyphens else " ").join(gen_integer_words(n))
+    spans = detect_spans(f"{before}{words}.")
+    assert [(s.text, s.kind, type(s.exact), s.exact) for s in spans][-1] == (words, "number", int, n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**6), st.integers(2, 20))
+def test_fractions_in_words_match_the_generators_words(numerator, denominator):
+    value = Fraction(numerator, denominator)
+    if value.denominator == 1:
+        return
+    words = gen_string_number(value)
+    spans = detect_spans(f"What is {words} of a day in hours?")
+    assert [(s.text, s.exact, s.unit) for s in spans] == [(f"{words} of a day", value, "day"), ("hours", None, "hours")]
 
 
 def test_every_clock_time():
