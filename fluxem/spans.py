@@ -258,14 +258,17 @@ _WORD_BODY = (
 )
 _WORD_FIRST_CHARS = frozenset("(HhAa" + "".join({w[0] + w[0].upper() for w in _SMALL_WORDS}))
 _WORD_ANCHOR = re.compile(
-    r"[ \u00a0\u2009\u202f\n\r\t\"'(\[{/\-\u2013\u2014](?=[" + "".join(sorted(_WORD_FIRST_CHARS)) + "])" + _WORD_BODY
+    r"[ \u00a0\u2009\u202f\n\r\t\"'(\[{/\-\u2013\u2014]"
+    r"(?=[" + "".join(sorted(_WORD_FIRST_CHARS)) + "])" + _WORD_BODY
 )
 _WORD_FIRST = re.compile(_WORD_BODY)
 _LETTERS = re.compile(r"[A-Za-z]+")
 _OF_A = re.compile(r"[ \u00a0]of[ \u00a0]an?[ \u00a0]")
 _OF = re.compile(r"[ \u00a0]of(?!\w)")
 # A 12-hour clock time as mathematics_dataset writes it ("5:28 AM"), also "5:28pm" and "5:28 p.m.".
-_CLOCK = re.compile(r"(?P<h>1[0-2]|0?[1-9]):(?P<m>[0-5][0-9])[ \u00a0]?(?:(?P<ap>[AaPp])[Mm]|(?P<dot>[ap])\.m\.)(?!\w)")
+_CLOCK = re.compile(
+    r"(?P<h>1[0-2]|0?[1-9]):(?P<m>[0-5][0-9])[ \u00a0]?(?:(?P<ap>[AaPp])[Mm]|(?P<dot>[ap])\.m\.)(?!\w)"
+)
 _INCH_CONTEXT = re.compile(r"[\^²³⁻/*·]|[ \u00a0]{0,3}(?:$|[?=)]|(?:to|into)(?!\w))")
 
 
