@@ -6,7 +6,8 @@
         --set paths.results_dir=experiments/results/seeds/units_small
     python experiments/scripts/run_seeds.py experiments/configs/arithmetic_small.yaml --seeds 42,43,44 --aggregate-only
 
-Each seed N runs run_all_experiments.sh (data -> token-only -> xVal -> hybrid -> eval) with `--seed N` and
+Each seed N runs run_all_experiments.sh (data -> token-only -> xVal -> Abacus -> FoNE -> hybrid -> eval; the
+arithmetic task runs Abacus and FoNE) with `--seed N` and
 its own folders, since the data depend on the seed:
     <paths.data_dir>/seed<N>/          that seed's data
     <paths.results_dir>/seed<N>/       that seed's checkpoints, predictions/ and metrics.json (kept)

@@ -102,6 +102,9 @@ class ModelConfig:
     slot_features: str = "fluxem"  # hybrid only: "fluxem" | "hidden" (ablation: slots carry the type, not the value)
     xval_scaling: str = "linear"  # xval only: "linear" (the paper: 5 * v / max|v|) | "log" (signed log, a variant)
     answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
+    abacus_max_k: int = 100  # abacus only: training adds an offset k in 0..abacus_max_k to digit indices (paper: 100)
+    fone_int_digits: int = 0  # fone only: integer digits of a FoNE number; 0 = the training range's + 2 (fone.py)
+    fone_frac_digits: int = 0  # fone only: decimal digits of a FoNE number
 
 
 @dataclass
@@ -468,6 +471,8 @@ def validate(cfg: Config, source: str = "<config>") -> None:
          f"must be one of {', '.join(ATTN_SIDES)}, got {short(m.attn_side)}")
     need(m.answer_order in ANSWER_ORDERS, "model.answer_order", f"must be one of {', '.join(ANSWER_ORDERS)}, "
          f"got {short(m.answer_order)}")
+    for key in ("abacus_max_k", "fone_int_digits", "fone_frac_digits"):
+        need(getattr(m, key) >= 0, f"model.{key}", f"must be >= 0, got {short(getattr(m, key))}")
     for key in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
         need(getattr(t, key) >= 1, f"training.{key}", f"must be >= 1, got {short(getattr(t, key))}")
     need(t.learning_rate > 0, "training.learning_rate", "must be > 0")
@@ -524,14 +529,16 @@ def _validate_mathds(d: DataConfig, need) -> None:
 FINGERPRINT_EXCLUDE = {"device", "paths", "training.epochs", "training.eval_batch_size"}
 # Keys added after checkpoints existed: left out of the hash while they hold their default, so a config
 # that does not use them keeps its fingerprint (and its trained checkpoints stay loadable).
-FINGERPRINT_OMIT_IF_DEFAULT = {"model.attn_side": "both"}
+FINGERPRINT_OMIT_IF_DEFAULT = {"model.attn_side": "both", "model.abacus_max_k": 100, "model.fone_int_digits": 0,
+                               "model.fone_frac_digits": 0}
 
 
 # Keys that one model alone reads (ModelConfig's comments): a model's fingerprint leaves out the other
 # models' keys, so that, e.g., switching the hybrid's attn_side does not invalidate the token-only and
 # xVal checkpoints trained under the same config.
 MODEL_ONLY_KEYS = {"model.readout": "hybrid", "model.attn_window": "hybrid", "model.attn_side": "hybrid",
-                   "model.slot_features": "hybrid", "model.xval_scaling": "xval", "model.answer_order": "token_only"}
+                   "model.slot_features": "hybrid", "model.xval_scaling": "xval", "model.answer_order": "token_only",
+                   "model.abacus_max_k": "abacus", "model.fone_int_digits": "fone", "model.fone_frac_digits": "fone"}
 
 
 def fingerprint(cfg: Config, model: str | None = None) -> str:

@@ -35,7 +35,8 @@ SPLIT_LABELS = {
     "test_ood_length": "OOD-B (length)",
     "test_ood_types": "OOD types",
 }
-MODEL_LABELS = {"token_only": "Token-Only", "xval": "xVal", "hybrid": "Hybrid"}  # column order
+MODEL_LABELS = {"token_only": "Token-Only", "xval": "xVal", "abacus": "Abacus", "fone": "FoNE",
+                "hybrid": "Hybrid"}  # column order
 TITLES = {"arithmetic": "Arithmetic", "units": "Units"}
 LABEL_WIDTH, COLUMN_WIDTH = 20, 14
 
@@ -209,7 +210,7 @@ def format_mathds_table(metrics: dict) -> str:
     from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES
     from fxlab.mathds_data import PREFIX, section_of
 
-    known = ["token_only", "hybrid", "xval"]
+    known = ["token_only", "hybrid", "xval", "abacus", "fone"]
     models = [m for m in known if m in metrics] + sorted(m for m in metrics if m not in known)
     order = list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)
     module = lambda s: s[len(PREFIX):] if s.startswith(PREFIX) else s  # noqa: E731

@@ -22,7 +22,8 @@ from fxlab import UserError
 from fxlab.config import Config
 
 # name -> module holding `build(cfg)`; imported lazily so a missing or broken model does not stop the others.
-MODELS = {"token_only": "fxlab.token_model", "hybrid": "fxlab.hybrid", "xval": "fxlab.xval"}
+MODELS = {"token_only": "fxlab.token_model", "hybrid": "fxlab.hybrid", "xval": "fxlab.xval", "abacus": "fxlab.abacus",
+          "fone": "fxlab.fone"}
 
 
 def build_model(name: str, cfg: Config) -> nn.Module:
