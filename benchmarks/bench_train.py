@@ -10,7 +10,7 @@ Per run it measures, on the config's train split:
   steps on the executor) from an empty number-row cache, per record; the hybrid computes them once per
   record and run (its first epoch pays this, later epochs read them from memory);
 - per model in `fxlab.models.MODELS` (token_only, hybrid, xval and the peers when present), one training
-  epoch (`fxlab.loop.run_epoch`) from a fresh model: wall seconds, CPU seconds, samples/s. The hybrid's
+  epoch (`fxlab.train.loop.run_epoch`) from a fresh model: wall seconds, CPU seconds, samples/s. The hybrid's
   states are computed before the timed epoch (its cost is tokenize_cold_ms).
 It prints the median and range over `--runs` runs and writes every raw figure to
 `benchmarks/results/bench_train-<UTC time>.json` (with the load average before and after, since a
@@ -48,9 +48,9 @@ import fluxem.number  # noqa: E402
 from fxlab import UserError  # noqa: E402
 from fxlab.config import load_config  # noqa: E402
 from fxlab.data import load_split, read_jsonl, split_path  # noqa: E402
-from fxlab.loop import TrainState, make_optimizer, run_epoch  # noqa: E402
+from fxlab.train.loop import TrainState, make_optimizer, run_epoch  # noqa: E402
 from fxlab.models import MODELS, build_model  # noqa: E402
-from fxlab.threads import setup_threads  # noqa: E402
+from fxlab.train.threads import setup_threads  # noqa: E402
 
 
 def timed(fn) -> tuple[float, float]:
@@ -86,7 +86,7 @@ def bench_epoch(name: str, cfg, records: list[dict]) -> dict | None:
 
 def torchrun_worker(args) -> int:
     """One rank of a `--nproc` measurement: one epoch per model; rank 0 writes the figures to --worker-out."""
-    from fxlab import dist
+    from fxlab.train import dist
 
     setup_threads()
     cfg = load_config(Path(args.config), {"device": "cpu"})

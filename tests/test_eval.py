@@ -270,7 +270,7 @@ def test_make_stress_data_errors_are_one_line(tmp_path, capsys, argv, expected):
 
 def test_a_second_eval_on_the_same_results_folder_exits_2(pipeline, capsys):
     root, base, _ = pipeline
-    from fxlab.loop import run_lock
+    from fxlab.train.loop import run_lock
     with run_lock(root / "results"):
         with pytest.raises(SystemExit) as exc:
             eval_script.main(base + ["--models", "token_only"])

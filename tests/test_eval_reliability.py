@@ -18,7 +18,7 @@ from fxlab import UserError, data
 from fxlab.cli import config_from_args, base_parser
 from fxlab.config import REPO_ROOT, load_config, short
 from fxlab.data import read_jsonl, text_lines
-from fxlab.mathds_data import is_jsonl, load_problem_file
+from fxlab.tasks.mathds_data import is_jsonl, load_problem_file
 from fxlab.metrics import metrics_problem, summarize
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"

@@ -20,7 +20,7 @@ from fxlab.config import config_from_dict  # noqa: E402
 from fxlab.data import arithmetic_record, generate, write_dataset  # noqa: E402
 from fxlab.hybrid import SLOT  # noqa: E402
 from fxlab.tasks import get_task  # noqa: E402
-from fxlab.loop import train  # noqa: E402
+from fxlab.train.loop import train  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "experiments" / "scripts" / "fxlab"

@@ -219,7 +219,7 @@ def _exact_match(model, records) -> float:
 def trained_reducer(tmp_path_factory):
     """A small reduction hybrid trained on the committed sample's training modules (no *_longer data)."""
     from fxlab.data import generate, write_dataset
-    from fxlab.loop import train
+    from fxlab.train.loop import train
     from fxlab.models import build_model
 
     before = torch.get_num_threads()

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import train_token_only
-from fxlab import UserError, loop
+from fxlab import UserError
+from fxlab.train import loop
 from fxlab.config import REPO_ROOT, load_config
 from fxlab.data import atomic_write_bytes, generate, write_dataset
 from fxlab.models import MODELS, build_model

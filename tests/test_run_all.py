@@ -15,7 +15,7 @@ from conftest import script_args
 
 import generate_data
 import train_token_only
-from fxlab import loop
+from fxlab.train import loop
 from fxlab.config import REPO_ROOT
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"

@@ -1,4 +1,4 @@
-"""The scripts' thread default (fxlab.threads)."""
+"""The scripts' thread default (fxlab.train.threads)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fxlab import UserError, threads  # noqa: E402
+from fxlab import UserError  # noqa: E402
+from fxlab.train import threads  # noqa: E402
 
 
 def test_thread_default_and_overrides(monkeypatch):

@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import train_hybrid
-from fxlab import UserError, dist, loop
+from fxlab import UserError
+from fxlab.train import dist, loop
 from fxlab.config import REPO_ROOT, load_config
 from fxlab.data import generate, load_split, write_dataset
 from fxlab.models import MODELS, build_model

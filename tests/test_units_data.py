@@ -18,7 +18,7 @@ from fluxem import detect_spans, format_value, parse_unit, parse_value
 from fxlab import UserError
 from fxlab.config import config_from_dict, load_config
 from fxlab.data import jsonl_bytes
-from fxlab.units_data import (
+from fxlab.tasks.units_data import (
     DEFAULT_KINDS,
     EXTRA_COMPOUNDS,
     SPLITS,

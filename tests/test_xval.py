@@ -19,7 +19,7 @@ import train_xval  # noqa: E402
 from fxlab import xval  # noqa: E402
 from fxlab.config import REPO_ROOT, config_from_dict  # noqa: E402
 from fxlab.data import arithmetic_record, read_jsonl, write_jsonl  # noqa: E402
-from fxlab.loop import load_checkpoint, train  # noqa: E402
+from fxlab.train.loop import load_checkpoint, train  # noqa: E402
 from fxlab.metrics import rel_error  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
 from fxlab.token_model import CHAR_TO_ID, EOS, IGNORE, SEP, encode  # noqa: E402

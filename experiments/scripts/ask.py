@@ -22,7 +22,7 @@ from eval import load_trained, parse_models
 from fxlab import UserError
 from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
-from fxlab.loop import predict_texts, run_dir
+from fxlab.train.loop import predict_texts, run_dir
 from fxlab.metrics import MODEL_LABELS
 from fxlab.models import MODELS
 

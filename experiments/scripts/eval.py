@@ -47,14 +47,14 @@ from fxlab.cli import base_parser, config_from_args, run_main
 from fxlab.config import Config, resolve_device
 from fxlab.data import (atomic_write_bytes, iter_jsonl, load_split, read_jsonl, split_path,
                         write_jsonl)
-from fxlab.loop import (_signals_deferred, _sigterm_raises, load_checkpoint, load_weights, predict_texts, run_dir,
+from fxlab.train.loop import (_signals_deferred, _sigterm_raises, load_checkpoint, load_weights, predict_texts, run_dir,
                         run_lock)
-from fxlab.mathds_data import is_jsonl, load_problem_file
+from fxlab.tasks.mathds_data import is_jsonl, load_problem_file
 from fxlab.tasks import get_task
 from fxlab.metrics import (MODEL_LABELS, format_table, max_operand_digits, metrics_problem, rel_error, summarize,
                            wilson_interval)
 from fxlab.models import MODELS, build_model
-from fxlab.units_data import EXTRA_COMPOUNDS, UNITS
+from fxlab.tasks.units_data import EXTRA_COMPOUNDS, UNITS
 
 PROG = "eval.py"
 TRAIN_SCRIPTS = {"token_only": "train_token_only.py", "hybrid": "train_hybrid.py", "xval": "train_xval.py",

@@ -10,7 +10,7 @@ Needs the data of generate_data.py (checked against its manifest.json). Every tr
 encoded before an earlier run's checkpoints are replaced; one the model cannot take is named
 file:line (exit 2). Writes <results_dir>/xval/: config.json, metrics.jsonl,
 best.pt/.json (best validation exact match; eval.py loads it) and last.pt/.json (for --resume).
-It shares fxlab/loop.py with the other training scripts and uses the config's model and training
+It shares fxlab/train/loop.py with the other training scripts and uses the config's model and training
 sections as they are. Ctrl-C saves nothing half-written and exits 130; --resume continues exactly where
 the last epoch ended.
 """

@@ -13,7 +13,7 @@ import yaml
 
 from fxlab import UserError
 from fxlab.config import DEVICES, Config, load_config, load_yaml, short
-from fxlab.threads import setup_threads
+from fxlab.train.threads import setup_threads
 
 
 def base_parser(prog: str, description: str, training: bool = False) -> argparse.ArgumentParser:
@@ -51,9 +51,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
     """Run a script body; a UserError becomes `prog: error: message` on stderr and SystemExit(2); Ctrl-C
-    becomes exit 130, and an interruption that carries its signal (fxlab.loop.Interrupted) 128 + signal."""
+    becomes exit 130, and an interruption that carries its signal (fxlab.train.loop.Interrupted) 128 + signal."""
     try:
-        setup_threads()  # 1 CPU thread unless FLUXEM_THREADS / OMP_NUM_THREADS say otherwise (fxlab.threads)
+        setup_threads()  # 1 CPU thread unless FLUXEM_THREADS / OMP_NUM_THREADS say otherwise (fxlab.train.threads)
         return body(argv) or 0
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
@@ -75,8 +75,8 @@ def run_main(prog: str, body: Callable[[Sequence[str] | None], int | None], argv
 
 def train_main(prog: str, model: str, description: str, argv: Sequence[str] | None) -> int:
     """The whole body of the train_*.py scripts, which differ only by the model name. They run unchanged
-    under torchrun (fxlab/dist.py): `torchrun --standalone --nproc_per_node 2 train_hybrid.py --config ...`."""
-    from fxlab.loop import train  # torch is imported only by the scripts that train
+    under torchrun (fxlab/train/dist.py): `torchrun --standalone --nproc_per_node 2 train_hybrid.py --config ...`."""
+    from fxlab.train.loop import train  # torch is imported only by the scripts that train
 
     def body(args_in) -> int:
         args = base_parser(prog, description, training=True).parse_args(args_in)

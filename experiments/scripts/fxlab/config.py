@@ -47,7 +47,7 @@ ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is writte
 ATTN_SIDES = ("both", "left")  # hybrid: which neighbours the local attention reads (see hybrid.py)
 ARITHMETIC_OPS = ("+", "-", "*")
 # mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
-# base module (fxlab/mathds_data.py reads them).
+# base module (fxlab/tasks/mathds_data.py reads them).
 MATHDS_MODULES = ("add_or_sub", "add_sub_multiple", "mul", "div", "mixed", "mul_div_multiple",
                   "nearest_integer_root")
 MATHDS_EXTRAPOLATE = {"add_or_sub_big": "add_or_sub", "mul_big": "mul", "div_big": "div",
@@ -81,7 +81,7 @@ class DataConfig:
     unit_types: list[str] = field(default_factory=list)
     include_can_add: bool = True
     kinds: dict[str, float] = field(default_factory=dict)
-    # mathds (fxlab/mathds_data.py): a folder in the official layout, relative to the repository root
+    # mathds (fxlab/tasks/mathds_data.py): a folder in the official layout, relative to the repository root
     source_dir: str = ""
     modules: list[str] = field(default_factory=lambda: list(MATHDS_MODULES))
     train_per_module: int | None = 10000  # first N problems of each train-<difficulty> file; null = all
@@ -544,7 +544,7 @@ MODEL_ONLY_KEYS = {"model.readout": "hybrid", "model.attn_window": "hybrid", "mo
 def fingerprint(cfg: Config, model: str | None = None) -> str:
     """A short hash of everything that determines a trained `model`; checkpoints store it. With model None,
     the hash of the whole config, what checkpoints stored before per-model fingerprints (still accepted
-    on load: see fxlab.loop)."""
+    on load: see fxlab.train.loop)."""
     d = cfg.to_dict()
     if model is not None:
         for key, owner in MODEL_ONLY_KEYS.items():

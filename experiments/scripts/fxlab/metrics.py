@@ -208,7 +208,7 @@ def format_mathds_table(metrics: dict) -> str:
       mul                            10 50.0 (23.7-76.3)
     """
     from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES
-    from fxlab.mathds_data import PREFIX, section_of
+    from fxlab.tasks.mathds_data import PREFIX, section_of
 
     known = ["token_only", "hybrid", "xval", "abacus", "fone"]
     models = [m for m in known if m in metrics] + sorted(m for m in metrics if m not in known)

@@ -1,7 +1,7 @@
 """The `mathds` task: DeepMind mathematics_dataset files (official v1.0 layout) -> JSONL splits; one test
 split per module file (docs/design.md §4).
 
-Data: `fxlab.mathds_data.generate_mathds`. Answer: the generator's written form (`format_answer`): an
+Data: `fxlab.tasks.mathds_data.generate_mathds`. Answer: the generator's written form (`format_answer`): an
 integer, an exact decimal or a reduced fraction, chosen by the format head.
 
 Teacher: `actions`, the expression grammar of the arithmetic modules. It reads a state's text
@@ -151,12 +151,12 @@ class MathdsTask(Task):
     every_record_labelled = False  # external data: a question the teacher cannot follow is left out
 
     def test_splits(self, cfg) -> list[str]:
-        from fxlab.mathds_data import mathds_test_splits
+        from fxlab.tasks.mathds_data import mathds_test_splits
 
         return mathds_test_splits(cfg)
 
     def generate(self, cfg) -> dict[str, list[dict]]:
-        from fxlab.mathds_data import generate_mathds
+        from fxlab.tasks.mathds_data import generate_mathds
 
         return generate_mathds(cfg)
 

@@ -1,7 +1,7 @@
 """The `units` task: "convert 3.5 km to m" -> "3500 m", "can you add 3 kg and 20 lb?" -> "true",
 "12 m / 3 s" -> "4 m/s" (docs/design.md §4).
 
-Data: `fxlab.units_data.generate_units`. Teacher: one step on the two slots, from the record's kind
+Data: `fxlab.tasks.units_data.generate_units`. Teacher: one step on the two slots, from the record's kind
 (`convert`, `can_add`, or the combine operator `*` / `/`). Answer: the value with 6 significant digits
 and its unit (`render_quantity`), or true / false.
 """
@@ -22,7 +22,7 @@ class UnitsTask(Task):
         return ["test_id", "test_ood_magnitude", "test_ood_types"]
 
     def generate(self, cfg) -> dict[str, list[dict]]:
-        from fxlab.units_data import generate_units
+        from fxlab.tasks.units_data import generate_units
 
         return generate_units(cfg)
 

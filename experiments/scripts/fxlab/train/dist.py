@@ -188,7 +188,7 @@ def check_in_sync(params: list[torch.nn.Parameter], what: str) -> None:
     _collective(tdist.all_reduce, bad)
     if bad.item():
         raise RuntimeError(f"the weights of the {_current.world_size} processes differ {what} (a bug in "
-                           "fxlab/dist.py or the loop); nothing was saved for this epoch")
+                           "fxlab/train/dist.py or the loop); nothing was saved for this epoch")
 
 
 def all_reduce_sum(values: list[float]) -> list[float]:

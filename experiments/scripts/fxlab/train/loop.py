@@ -31,7 +31,7 @@ Determinism: the model init is seeded by cfg.seed, each epoch's shuffle by a tor
 (seed, epoch), and the global torch RNG (dropout) is saved in `last.pt`. Resuming from `last.*` therefore
 reproduces an uninterrupted run exactly: the same metrics.jsonl (apart from `seconds`) and tensors.
 
-Under torchrun (fxlab/dist.py; WORLD_SIZE set) the same loop runs in every process: each rank trains on
+Under torchrun (fxlab/train/dist.py; WORLD_SIZE set) the same loop runs in every process: each rank trains on
 its shard of the epoch's order with batch_size records a step (world_size x batch_size in all), the
 gradients are averaged by an all-reduce, and rank 0 alone holds the lock, validates, saves, logs and then
 broadcasts the loop state (best, early stop, divergence) so that all ranks stop together. Dropout is
@@ -62,7 +62,8 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from fxlab import UserError, dist
+from fxlab import UserError
+from fxlab.train import dist
 from fxlab.config import Config, fingerprint, fluxem_version, resolve_device, short
 from fxlab.data import (Interrupted, atomic_write_bytes, dir_lock, file_sha256, load_split, make_dir,
                         remove_stray_tmp, split_path, text_lines)

@@ -1,0 +1,1 @@
+"""Training: the one loop and its checkpoints (loop.py), torchrun helpers (dist.py), the thread default (threads.py)."""
