@@ -7,8 +7,9 @@ import ast
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fluxem
@@ -153,7 +154,8 @@ def test_heads_are_sized_from_the_registry():
     binary = {n for n, i in X.INSTRUCTIONS.items() if i.arity == 2}
     unary = {n for n, i in X.INSTRUCTIONS.items() if i.arity == 1}
     assert set(X.BINARY_OPS) == binary | {"none"} and set(X.UNARY_OPS) == unary | {"keep", "unwrap"}
-    assert X.TERMINAL == {f"root{k}" for k in X.ROOT_ORDERS}
+    assert X.TERMINAL == {n for n, i in X.INSTRUCTIONS.items() if i.terminal} >= {f"root{k}" for k in X.ROOT_ORDERS}
+    assert all(X.INSTRUCTIONS[n].arity == 1 for n in X.TERMINAL)
 
 
 def test_step_reduces_adjacent_pairs_and_unwraps():
@@ -195,3 +197,342 @@ def test_render_number_and_quantity():
     assert X.render_quantity(X.execute("convert", q, u)) == "9.93966 mm"  # an exact tie, rounded to even
     with pytest.raises(X.StepError):
         X.render_number(q)
+
+
+# ----------------------------------------------------------------------------- mathematics_dataset modules
+
+import datetime  # noqa: E402
+import decimal  # noqa: E402
+import math  # noqa: E402
+import operator  # noqa: E402
+
+small_fracs = st.fractions(min_value=-(10**4), max_value=10**4, max_denominator=1000)
+
+
+def ordered(v: X.Value) -> list[Fraction]:
+    assert v.kind == "list"
+    return [exact(item) for item in v.items]
+
+
+def as_list(values) -> X.Value:
+    out = None
+    for x in values:
+        item = X.number(x)
+        out = item if out is None else X.execute("join", out, item)
+    return out
+
+
+def test_value_of_span_reads_time_label_and_the_written_form():
+    values = span_values("Is -3/74 less than 1?") + span_values("Which is it?  (a) 0.2  (b) 4085  (c) 5:28 PM")
+    assert [(v.kind, v.form) for v in values] == [("number", "fraction"), ("number", "int"), ("label", None),
+                                                  ("number", "decimal"), ("label", None), ("number", "int"),
+                                                  ("label", None), ("time", None)]
+    assert [exact(v) if v.kind == "number" else enc.decode_exact(v.vector) for v in values] == \
+        [Fraction(-3, 74), 1, 0, Fraction(1, 5), 1, 4085, 2, 17 * 60 + 28]
+
+
+def test_division_of_two_integer_literals_is_written_as_a_fraction():
+    a, b = span_values("-2/7")
+    assert (a.form, b.form) == ("int", "int")
+    q = X.execute("/", a, b)
+    assert exact(q) == Fraction(-2, 7) and q.form == "fraction"
+    assert X.render_mathds(q) == "-2/7"
+    assert X.execute("/", X.execute("+", a, b), b).form is None  # a computed operand: the format decides
+    assert X.render_mathds(X.number(Fraction(1, 8)), "decimal") == "0.125"
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.one_of(ints, small_fracs), b=st.one_of(ints, small_fracs))
+def test_relations_match_fraction_comparisons(a, b):
+    va, vb = X.number(a), X.number(b)
+    for name, rel in (("lt", operator.lt), ("le", operator.le), ("gt", operator.gt), ("ge", operator.ge),
+                      ("eq", operator.eq), ("ne", operator.ne)):
+        out = X.execute(name, va, vb)
+        assert out.kind == "boolean" and out.truth is rel(Fraction(a), Fraction(b)), name
+    assert X.execute("eq", va, va).truth
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.one_of(ints, small_fracs), b=st.one_of(ints, small_fracs))
+def test_max2_min2_return_an_operand_itself(a, b):
+    va, vb = X.number(a), X.number(b)
+    big, small = X.execute("max2", va, vb), X.execute("min2", va, vb)
+    assert exact(big) == max(Fraction(a), Fraction(b)) and exact(small) == min(Fraction(a), Fraction(b))
+    # the operand itself, so it keeps its written form and label
+    assert any(big is v for v in (va, vb)) and any(small is v for v in (va, vb))
+
+
+def test_tag_gives_a_value_its_choice_letter():
+    label, value = span_values("Which?  (a) 1  (b) 2  (c) 0.25")[-2:]
+    out = X.execute("tag", label, value)
+    assert out.label == 2 and exact(out) == Fraction(1, 4) and out.form == "decimal"
+    assert X.render_mathds(out) == "c"
+    with pytest.raises(X.StepError):
+        X.execute("tag", value, label)
+
+
+def test_join_keeps_text_order_for_values_and_lists():
+    a, b, c, d = (X.number(x) for x in (3, -1, Fraction(1, 2), 7))
+    ab, cd = X.execute("join", a, b), X.execute("join", c, d)
+    assert ordered(X.execute("join", ab, c)) == [3, -1, Fraction(1, 2)]
+    assert ordered(X.execute("join", a, cd)) == [3, Fraction(1, 2), 7]
+    assert ordered(X.execute("join", ab, cd)) == [3, -1, Fraction(1, 2), 7]
+    assert np.array_equal(ab.vector, b.vector)  # the network reads a list as its last item
+    with pytest.raises(X.StepError):
+        X.execute("join", a, span_values("Which?  (a) 1  (b) 2")[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(xs=st.lists(st.one_of(st.integers(-(10**9), 10**9), small_fracs), min_size=3, max_size=10, unique=True))
+def test_list_orders_match_sorted(xs):
+    fx, v = [Fraction(x) for x in xs], as_list(xs)
+    assert ordered(v) == fx
+    assert ordered(X.execute("sort_asc", v)) == sorted(fx)
+    assert ordered(X.execute("sort_desc", v)) == sorted(fx, reverse=True)
+    assert exact(X.execute("max", v)) == max(fx) and exact(X.execute("min", v)) == min(fx)
+    for k in X.KTH_ORDERS:
+        if k <= len(fx):
+            assert exact(X.execute(f"kth_big{k}", v)) == sorted(fx, reverse=True)[k - 1]
+            assert exact(X.execute(f"kth_small{k}", v)) == sorted(fx)[k - 1]
+        else:
+            with pytest.raises(X.StepError):
+                X.execute(f"kth_big{k}", v)
+    assert set(X.TERMINAL) >= {"sort_asc", "sort_desc", "max", "min", "kth_big10", "kth_small2"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(t=small_fracs, xs=st.lists(st.one_of(st.integers(-(10**6), 10**6), small_fracs), min_size=3, max_size=8,
+                                  unique=True))
+def test_closest_matches_the_smallest_distance(t, xs):
+    distances = [abs(Fraction(x) - t) for x in xs]
+    v = X.execute("closest", X.number(t), as_list(xs))
+    if distances.count(min(distances)) == 1:
+        assert exact(v) == Fraction(xs[distances.index(min(distances))])
+
+
+def test_closest_refuses_a_tie():
+    with pytest.raises(X.StepError, match="equally close"):
+        X.execute("closest", X.number(0), as_list([1, -1, 5]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(a=st.integers(-(10**20), 10**20), b=st.integers(-(10**12), 10**12).filter(bool))
+def test_mod_gcd_lcm_divisibility_match_python_ints(a, b):
+    va, vb = X.number(a), X.number(b)
+    assert exact(X.execute("mod", va, vb)) == a % b
+    assert exact(X.execute("gcd", va, vb)) == math.gcd(a, b)
+    assert exact(X.execute("lcm", va, vb)) == math.lcm(a, b)
+    assert X.execute("divides", vb, va).truth is (a % b == 0)  # "Is b a factor of a?"
+    assert X.execute("multiple_of", va, vb).truth is (a % b == 0)  # "Is a a multiple of b?"
+    assert X.execute("is_even", va).truth is (a % 2 == 0)
+    a_multiple = X.number(a * b)
+    assert X.execute("divides", vb, a_multiple).truth and X.execute("multiple_of", a_multiple, vb).truth
+
+
+def test_integer_ops_refuse_non_integers_and_zero():
+    with pytest.raises(X.StepError):
+        X.execute("mod", X.number(5), X.number(0))
+    with pytest.raises(X.StepError):
+        X.execute("gcd", X.number(Fraction(1, 2)), X.number(4))
+    with pytest.raises(X.StepError):
+        X.execute("divides", X.number(0), X.number(4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=small_fracs, b=small_fracs)
+def test_common_den_is_the_lcm_of_the_denominators(a, b):
+    out = X.execute("common_den", X.number(a), X.number(b))
+    assert exact(out) == math.lcm(a.denominator, b.denominator)
+
+
+def _is_prime_reference(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+def _prime_factors_reference(n: int) -> list[int]:
+    found, d = [], 2
+    while d * d <= n:
+        if n % d == 0:
+            found.append(d)
+            while n % d == 0:
+                n //= d
+        d += 1
+    return found + ([n] if n > 1 else [])
+
+
+def test_is_prime_and_prime_factors_match_trial_division():
+    for n in range(0, 3000):
+        assert X.is_prime(n) is _is_prime_reference(n), n
+    for n in list(range(0, 60)) + list(range(60, 3000, 7)):
+        v = X.number(n)
+        assert X.execute("is_prime", v).truth is _is_prime_reference(n)
+        assert X.execute("is_composite", v).truth is (n > 1 and not _is_prime_reference(n))
+        if n >= 2:
+            assert ordered(X.execute("prime_factors", v)) == _prime_factors_reference(n)
+
+
+@pytest.mark.parametrize("n", [
+    561, 41041, 3215031751,  # Carmichael numbers; 3215031751 fools the witnesses 2, 3, 5 and 7
+    3825123056546413051,  # a strong pseudoprime to every prime witness up to 23
+    318665857834031151167461,  # up to 37
+])
+def test_is_prime_is_not_fooled_by_strong_pseudoprimes(n):
+    assert not X.is_prime(n) and X.execute("is_composite", X.number(n)).truth
+    factors = X.prime_factors(n)
+    assert len(factors) > 1 and all(n % p == 0 and X.is_prime(p) for p in factors)
+    rest = n
+    for p in factors:
+        while rest % p == 0:
+            rest //= p
+    assert rest == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(ps=st.lists(st.sampled_from([2, 3, 5, 7, 1009, 65537, 999983, 1000003, 2147483647, 998244353]),
+                   min_size=1, max_size=3))
+def test_prime_factors_of_products_of_known_primes(ps):
+    n = math.prod(ps)
+    assume(n < X.PRIME_LIMIT)
+    assert X.prime_factors(n) == sorted(set(ps))
+    assert X.is_prime(n) is (len(ps) == 1)
+
+
+def test_primality_past_the_proven_bound_is_refused():
+    # PRIME_LIMIT is the least composite that every witness passes: refused, never called prime
+    with pytest.raises(X.StepError, match="cannot be decided exactly"):
+        X.execute("is_prime", X.number(X.PRIME_LIMIT))
+    with pytest.raises(X.StepError):
+        X.execute("prime_factors", X.number(1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 10**13))
+def test_digit_p_matches_the_decimal_digits(n):
+    digits = str(n)[::-1]
+    for p in X.DIGIT_PLACES:
+        assert exact(X.execute(f"digit{p}", X.number(n))) == (int(digits[p]) if p < len(digits) else 0)
+
+
+def _round_reference(x: decimal.Decimal, places: int) -> Fraction:
+    """x to `places` decimal places (negative: to a power of ten) with Decimal's ROUND_HALF_UP: a tie away
+    from zero."""
+    return Fraction(x.scaleb(places).quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP)) / \
+        Fraction(10) ** places
+
+
+decimals = st.decimals(min_value=-(10**9), max_value=10**9, places=8, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=decimals, places=st.integers(0, 8), power=st.integers(1, 6))
+def test_rounding_matches_decimal_half_up(x, places, power):
+    v = X.number(Fraction(x))
+    out = X.execute("round_dp", v, X.number(places))
+    assert exact(out) == _round_reference(x, places)
+    assert X.render_mathds(out) == X.format_answer(exact(out), "decimal")
+    assert exact(X.execute("round_int", v)) == _round_reference(x, 0)
+    assert exact(X.execute("round_to", v, X.number(10**power))) == _round_reference(x, -power)
+
+
+@pytest.mark.parametrize("text, want", [  # mathematics_dataset's questions and answers
+    ("What is -0.0000337312451 rounded to 6 decimal places?", "-0.000034"),
+    ("What is 56.0177 rounded to 1 decimal place?", "56"), ("Round -1.86425405661 to one dp.", "-1.9"),
+    ("Round -89628606.2 to the nearest 1000.", "-89629000"),
+    ("What is 73471547 rounded to the nearest one hundred thousand?", "73500000"),
+])
+def test_rounding_writes_the_generators_answers(text, want):
+    x, n = span_values(text)
+    op = "round_to" if "nearest" in text else "round_dp"
+    assert X.render_mathds(X.execute(op, x, n)) == want
+
+
+def test_round_half_away_from_zero_on_ties():
+    assert [X.round_half_away(Fraction(k, 2)) for k in (-5, -3, -1, 1, 3, 5)] == [-3, -2, -1, 1, 2, 3]
+
+
+@pytest.mark.parametrize("text, want", [  # mathematics_dataset's questions and answers
+    ("How many hours are there in 5358.6207 microseconds?", "0.00000148850575"),
+    ("How many minutes are there in fourty-two fifths of a week?", "84672"),
+    ("How many decades are there in 37/2 of a millennium?", "1850"),
+    ("How many kilometers are there in 6676.26739 micrometers?", "0.00000667626739"),
+    ("How many months are there in one quarter of a century?", "300"),
+])
+def test_rconvert_answers_how_many_units_in_a_quantity(text, want):
+    u, q = span_values(text)
+    out = X.execute("rconvert", u, q)
+    assert out.exact == convert_exact(q.exact, q.unit, u.unit) and out.unit == u.unit
+    assert X.render_mathds(out) == want
+    with pytest.raises(X.StepError):
+        X.execute("rconvert", q, u)
+
+
+def _clock_reference(minutes: int) -> str:
+    t = datetime.datetime(2000, 1, 1) + datetime.timedelta(minutes=minutes)
+    return t.strftime("%I:%M %p").lstrip("0")
+
+
+@settings(max_examples=80, deadline=None)
+@given(start=st.integers(0, 24 * 60 - 1), duration=st.integers(0, 3 * 24 * 60))
+def test_clock_arithmetic_matches_datetime(start, duration):
+    t = X.value_of_span(fluxem.detect_spans(_clock_reference(start))[0])
+    d = X.value_of_span(fluxem.detect_spans(f"{duration} minutes")[0])
+    assert t.kind == "time" and d.kind == "quantity"
+    assert X.render_mathds(X.execute("time_after", d, t)) == _clock_reference(start + duration)
+    assert X.render_mathds(X.execute("time_before", d, t)) == _clock_reference(start - duration)
+    end = X.clock_time(start + duration)
+    between = X.execute("minutes_between", t, end)
+    assert between.exact == duration % (24 * 60)
+    unit = X.value_of_span(fluxem.detect_spans("How many minutes")[0])
+    assert X.render_mathds(X.execute("rconvert", unit, between)) == str(duration % (24 * 60))
+
+
+def test_time_ops_take_a_duration_in_any_time_unit_and_refuse_other_kinds():
+    t = X.value_of_span(fluxem.detect_spans("11:30 PM")[0])
+    hours = X.value_of_span(fluxem.detect_spans("2 hours")[0])
+    assert X.render_mathds(X.execute("time_after", hours, t)) == "1:30 AM"
+    assert X.render_mathds(X.execute("time_after", X.number(30), t)) == "12:00 AM"
+    with pytest.raises(X.StepError):
+        X.execute("time_after", t, hours)
+    with pytest.raises(ValueError):
+        X.execute("time_after", X.value_of_span(fluxem.detect_spans("2 km")[0]), t)
+    with pytest.raises(X.StepError, match="not whole"):
+        X.execute("time_after", X.number(Fraction(1, 2)), t)
+
+
+@pytest.mark.parametrize("value, want", [
+    (X.boolean(True), "True"), (X.boolean(False), "False"),
+    (X.clock_time(0), "12:00 AM"), (X.clock_time(12 * 60), "12:00 PM"), (X.clock_time(5 * 60 + 28), "5:28 AM"),
+    (X.integer(-8), "-8"), (X.Value("number", enc.encode(Fraction(1, 10)), form="decimal"), "0.1"),
+    (X.Value("number", enc.encode(Fraction(-2, 107)), form="fraction"), "-2/107"),
+    (X.Value("number", enc.encode(Fraction(1, 8)), form="fraction"), "1/8"),
+    (X.Value("number", enc.encode(Fraction(1, 8)), label=25), "z"),
+    (X.Value("quantity", fluxem.QuantityEncoder().encode(1.5e-6, "h"), "h", Fraction(148850575, 10**14)),
+     "0.00000148850575"),
+])
+def test_render_mathds_writes_every_answer_form(value, want):
+    assert X.render_mathds(value) == want
+
+
+def test_render_mathds_lists_and_refusals():
+    items = (X.integer(-66), X.Value("number", enc.encode(Fraction(-2, 7)), form="fraction"),
+             X.Value("number", enc.encode(Fraction(3, 10)), form="decimal"), X.integer(9))
+    assert X.render_mathds(X.Value("list", items[-1].vector, items=items)) == "-66, -2/7, 0.3, 9"
+    for v in span_values("Which?  (a) 1")[:1] + span_values("convert 3 km to m")[1:]:
+        with pytest.raises(X.StepError):
+            X.render_mathds(v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=fracs, fmt=st.sampled_from(["fraction", "decimal", None]))
+def test_render_mathds_of_a_computed_number_is_format_answer(x, fmt):
+    """The arithmetic modules' answers are unchanged: a computed number is written as the format says."""
+    v = X.execute("+", X.number(x), X.number(0))
+    if enc.is_exact(v.vector):
+        assert X.render_mathds(v, fmt) == X.format_answer(x, fmt or "fraction")
+
+
+def test_executor_doctests():
+    import doctest
+
+    result = doctest.testmod(X)
+    assert result.failed == 0 and result.attempted > 0
