@@ -282,7 +282,7 @@ def test_join_keeps_text_order_for_values_and_lists():
         X.execute("join", a, span_values("Which?  (a) 1  (b) 2")[0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(xs=st.lists(st.one_of(st.integers(-(10**9), 10**9), small_fracs), min_size=3, max_size=10, unique=True))
 def test_list_orders_match_sorted(xs):
     fx, v = [Fraction(x) for x in xs], as_list(xs)
