@@ -202,6 +202,8 @@ def test_a_wrong_target_is_left_out():
 def test_module_names():
     assert M.module_name("comparison__sort_more") == "sort" == M.module_name("sort")
     assert M.module_name("numbers__place_value_big") == "place_value"
+    assert M.handles("measurement__conversion") and M.handles("round_number_big")
+    assert not M.handles("add_or_sub") and not M.handles("arithmetic__mul_big")
     with pytest.raises(ValueError, match="no teacher for module 'arithmetic__mul'"):
         M.actions_for("arithmetic__mul", "What is \x00 * \x00?", 0, {})
 

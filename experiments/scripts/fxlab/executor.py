@@ -262,6 +262,7 @@ def _integer(v: Value) -> int:
 
 
 def integer(n: int) -> Value:
+    """A computed integer, written as an integer wherever it appears (a list item, a digit)."""
     return Value("number", _numbers.encode(int(n)), form="int")
 
 

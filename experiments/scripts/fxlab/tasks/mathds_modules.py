@@ -93,6 +93,11 @@ def module_name(module: str) -> str:
     return name
 
 
+def handles(module: str) -> bool:
+    """True for a module (or file stem) this teacher labels; the arithmetic modules are tasks.mathds's."""
+    return _EXTRA.sub("", _FAMILY.sub("", module)) in MODULES
+
+
 def actions_for(module: str, state_text: str, n: int, record: dict) -> tuple[dict[int, str], dict[int, str]]:
     """({left slot k: binary op}, {slot k: unary op}) for state `n` of a question of `module` whose state
     text is `state_text` (characters, SLOT_CHAR for each slot); ({}, {}) when the state is the answer.
@@ -106,7 +111,7 @@ def actions_for(module: str, state_text: str, n: int, record: dict) -> tuple[dic
         if fractions:
             return fractions, {}
     if name in ("closest", "kth_biggest", "sort"):
-        tags = {_slot_before(state_text, m.start()) : "tag" for m in _CHOICE.finditer(state_text)}
+        tags = {_slot_before(state_text, m.start()): "tag" for m in _CHOICE.finditer(state_text)}
         if tags:
             return tags, {}
         m = _LIST.search(state_text)
@@ -128,14 +133,12 @@ def _binary(op: str):
     """A module whose last step is one binary op on its two slots; one slot left is the answer."""
 
     def final(text: str, slots: int, record: dict):
-        return ({}, {}) if slots == 1 else ({0: _check(op, slots, 2, text)}, {})
+        if slots == 1:
+            return {}, {}
+        _need(slots, 2, text)
+        return {0: op}, {}
 
     return final
-
-
-def _check(op: str, slots: int, count: int, text: str) -> str:
-    _need(slots, count, text)
-    return op
 
 
 def _pair(text, slots, record):
