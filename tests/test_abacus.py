@@ -1,4 +1,4 @@
-"""The Abacus baseline (fxlab/abacus.py): numbers written least-significant digit first, digit indices of a
+"""The Abacus baseline (fxlab/models/abacus.py): numbers written least-significant digit first, digit indices of a
 hand example, the training-only offset, cached decoding against the full-sequence forward pass, the
 per-model fingerprint, determinism, the scripts, and a fairness test (it adds numbers longer than it saw)."""
 
@@ -16,13 +16,14 @@ torch = pytest.importorskip("torch")
 import eval as eval_script  # noqa: E402
 import generate_data  # noqa: E402
 import train_abacus  # noqa: E402
-from fxlab import abacus  # noqa: E402
-from fxlab.abacus import digit_positions, reverse_digit_runs  # noqa: E402
+from fxlab.models import abacus  # noqa: E402
+from fxlab.models.abacus import digit_positions, reverse_digit_runs  # noqa: E402
 from fxlab.config import REPO_ROOT, config_from_dict, fingerprint, load_config  # noqa: E402
-from fxlab.data import arithmetic_record, read_jsonl, write_jsonl, write_manifest  # noqa: E402
+from fxlab.data import read_jsonl, write_jsonl, write_manifest  # noqa: E402
+from fxlab.tasks.arithmetic import arithmetic_record  # noqa: E402
 from fxlab.train.loop import load_checkpoint, train  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
-from fxlab.token_model import BOS, EOS, IGNORE, SEP, encode  # noqa: E402
+from fxlab.models.token_model import BOS, EOS, IGNORE, SEP, encode  # noqa: E402
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
 SMALL = REPO_ROOT / "experiments" / "configs" / "arithmetic_small.yaml"
@@ -125,6 +126,7 @@ def test_build_is_deterministic(tmp_path):
     a, b = build_model("abacus", make_cfg(tmp_path)), build_model("abacus", make_cfg(tmp_path))
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert a.abacus.num_embeddings == 40 + 100 + 1  # index 0, runs up to max_seq_len, offsets up to abacus_max_k
+    assert bool((a.rope_cos == 1).all() and (a.rope_sin == 0).all())  # no positions in attention (NoPE)
 
 
 def test_abacus_max_k_is_checked_and_only_in_the_abacus_fingerprint(tmp_path):

@@ -10,10 +10,12 @@ import pytest
 import generate_data
 from fxlab import UserError
 from fxlab.config import REPO_ROOT, load_config
-from fxlab.data import SPLITS, generate, make_dir, read_jsonl, remove_stray_tmp, write_jsonl
+from fxlab.data import make_dir, read_jsonl, remove_stray_tmp, write_jsonl
+from fxlab.tasks import generate
+from fxlab.tasks.arithmetic import SPLITS
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
-FILES = [f"{s}.jsonl" for s in SPLITS["arithmetic"]] + ["manifest.json"]
+FILES = [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"]
 
 
 def run_generate(out_dir, *extra):

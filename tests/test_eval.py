@@ -16,7 +16,8 @@ import eval as eval_script
 import generate_data
 import make_stress_data
 import train_token_only
-from fxlab import data, metrics, token_model
+from fxlab import data, metrics
+from fxlab.models import token_model
 from fxlab.config import REPO_ROOT, load_config
 from fxlab.metrics import format_table, rel_error, summarize, wilson_interval
 
@@ -103,7 +104,11 @@ def test_table_adds_extra_splits_after_the_standard_ones():
 
 
 def test_library_doctests():
-    for module in (metrics, data, token_model):
+    from fxlab import executor
+    from fxlab.models import hybrid
+    from fxlab.tasks import arithmetic, mathds
+
+    for module in (metrics, token_model, executor, hybrid, arithmetic, mathds):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 

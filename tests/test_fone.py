@@ -1,4 +1,4 @@
-"""The FoNE baseline (fxlab/fone.py): the Fourier features against a hand computation, digits and values
+"""The FoNE baseline (fxlab/models/fone.py): the Fourier features against a hand computation, digits and values
 round trips, batching (digit targets, sign), the digit count fitted on the training split and saved with
 the weights, written answers, determinism, the scripts, and a fairness test (>= 99% on its home task)."""
 
@@ -18,15 +18,17 @@ torch = pytest.importorskip("torch")
 import eval as eval_script  # noqa: E402
 import generate_data  # noqa: E402
 import train_fone  # noqa: E402
-from fxlab import UserError, fone  # noqa: E402
+from fxlab import UserError  # noqa: E402
+from fxlab.models import fone  # noqa: E402
 from fxlab.config import REPO_ROOT, config_from_dict, fingerprint, load_config  # noqa: E402
-from fxlab.data import arithmetic_record, read_jsonl, write_jsonl, write_manifest  # noqa: E402
-from fxlab.fone import (FONE_ROOM, fit_int_digits, fone_features, from_digits, to_digits,  # noqa: E402
+from fxlab.data import read_jsonl, write_jsonl, write_manifest  # noqa: E402
+from fxlab.tasks.arithmetic import arithmetic_record  # noqa: E402
+from fxlab.models.fone import (FONE_ROOM, fit_int_digits, fone_features, from_digits, to_digits,  # noqa: E402
                         value_of_features)
 from fxlab.train.loop import load_checkpoint, train  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
-from fxlab.token_model import EOS, IGNORE, SEP, encode  # noqa: E402
-from fxlab.xval import NUM  # noqa: E402
+from fxlab.models.token_model import EOS, IGNORE, SEP, encode  # noqa: E402
+from fxlab.models.xval import NUM  # noqa: E402
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
 SMALL = REPO_ROOT / "experiments" / "configs" / "arithmetic_small.yaml"
@@ -149,6 +151,35 @@ def test_train_and_eval_scripts_give_a_fone_column_read_with_the_trained_digit_c
     assert eval_script.main(base + ["--models", "fone"]) == 0
     out = capsys.readouterr().out
     assert "FoNE" in out.split("=== Arithmetic Evaluation ===")[1].splitlines()[2]
+
+
+@pytest.mark.slow  # about 3 minutes on a shared 2-core CPU (one thread)
+def test_fairness_fone_learns_three_digit_addition(tmp_path):
+    """FoNE's home task (the paper's addition experiments, CPU-sized): trained on a + b with a, b in 0..999, it
+    answers >= 99% of held-out pairs exactly."""
+    rng = random.Random(0)
+    pairs = sorted({(rng.randint(0, 999), rng.randint(0, 999)) for _ in range(6000)})
+    rng.shuffle(pairs)
+    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs[:5000])]
+    write_jsonl(tmp_path / "data" / "train.jsonl", records[:4000])
+    write_jsonl(tmp_path / "data" / "val.jsonl", records[4000:4200])  # model selection
+    write_manifest(tmp_path / "data", "arithmetic")
+    cfg = config_from_dict({
+        "task": "arithmetic", "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 128, "num_layers": 3, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},
+        "training": {"epochs": 40, "batch_size": 64, "learning_rate": 5e-4, "warmup_steps": 100,
+                     "weight_decay": 0.1, "eval_every": 10},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+    train("fone", cfg)
+    tensors, _ = load_checkpoint(tmp_path / "results" / "fone" / "best", cfg, "")
+    model = build_model("fone", cfg)
+    model.load_state_dict(tensors["model"])
+    assert int(model.int_digits) == 4 + FONE_ROOM  # the largest training sum has 4 digits
+    test = records[4200:]  # never seen
+    predictions = model.predict([r["text"] for r in test])
+    accuracy = sum(p == r["target"] for p, r in zip(predictions, test)) / len(test)
+    assert accuracy >= 0.99, accuracy
 
 
 def test_fone_doctests():

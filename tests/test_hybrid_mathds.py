@@ -15,12 +15,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fxlab import executor as X  # noqa: E402
-from fxlab import hybrid as H  # noqa: E402
-from fxlab.hybrid import SLOT  # noqa: E402
+from fxlab.models import hybrid as H  # noqa: E402
+from fxlab.models.hybrid import SLOT  # noqa: E402
 from fxlab.tasks import get_task  # noqa: E402
 from fxlab.tasks import mathds as O  # noqa: E402
 from fxlab.tasks.base import SLOT_CHAR, teacher_states  # noqa: E402
-from fxlab.token_model import BOS, CHAR_TO_ID, EOS  # noqa: E402
+from fxlab.models.token_model import BOS, CHAR_TO_ID, EOS  # noqa: E402
 
 import fluxem  # noqa: E402
 
@@ -218,7 +218,8 @@ def _exact_match(model, records) -> float:
 @pytest.fixture(scope="module")
 def trained_reducer(tmp_path_factory):
     """A small reduction hybrid trained on the committed sample's training modules (no *_longer data)."""
-    from fxlab.data import generate, write_dataset
+    from fxlab.data import write_dataset
+    from fxlab.tasks import generate
     from fxlab.train.loop import train
     from fxlab.models import build_model
 

@@ -18,7 +18,8 @@ import train_token_only
 from fxlab import UserError
 from fxlab.train import loop
 from fxlab.config import REPO_ROOT, load_config
-from fxlab.data import atomic_write_bytes, generate, write_dataset
+from fxlab.data import atomic_write_bytes, write_dataset
+from fxlab.tasks import generate
 from fxlab.models import MODELS, build_model
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"

@@ -20,7 +20,8 @@ import generate_data
 import train_token_only
 from fxlab import UserError
 from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES, REPO_ROOT, config_from_dict, load_config
-from fxlab.data import generate, read_jsonl
+from fxlab.data import read_jsonl
+from fxlab.tasks import generate
 from fxlab.tasks.mathds_data import count_ops, is_jsonl, load_problem_file, mathds_test_splits, read_problems, section_of
 from fxlab.metrics import format_mathds_table, parse_number, rel_error, summarize, wilson_interval
 

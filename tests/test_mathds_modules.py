@@ -12,7 +12,7 @@ import pytest
 
 from fluxem import layout as FL
 from fxlab.executor import TERMINAL, render_mathds
-from fxlab.hybrid import initial_state, run_step, state_text
+from fxlab.models.hybrid import initial_state, run_step, state_text
 from fxlab.tasks import mathds_modules as M
 from fxlab.tasks.base import Task, teacher_states
 

@@ -27,9 +27,11 @@ import train_hybrid
 import train_token_only
 from fxlab import UserError, data
 from fxlab.config import REPO_ROOT, load_config
-from fxlab.data import arithmetic_record, dir_lock, generate, load_split, write_dataset, write_manifest
-from fxlab import hybrid as H
-from fxlab.hybrid import MAX_BATCH_CELLS, MAX_INPUT_CHARS, token_groups
+from fxlab.data import dir_lock, load_split, write_dataset, write_manifest
+from fxlab.tasks import generate
+from fxlab.tasks.arithmetic import SPLITS, arithmetic_record
+from fxlab.models import hybrid as H
+from fxlab.models.hybrid import MAX_BATCH_CELLS, MAX_INPUT_CHARS, token_groups
 from fxlab.models import build_model
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
@@ -100,7 +102,7 @@ def test_generate_removes_the_temp_files_of_a_killed_run(tmp_path):
     (folder / ".train.jsonl.x1y2z3.tmp").write_text("half a file")  # what SIGKILL mid-write leaves
     assert generate_data.main(base) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{s}.jsonl" for s in data.SPLITS["arithmetic"]] + ["manifest.json"])
+        [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"])
 
 
 def test_two_generate_runs_on_one_folder_cannot_interleave(tmp_path, capsys):

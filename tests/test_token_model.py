@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from fxlab import UserError
 from fxlab.config import config_from_dict
-from fxlab.data import arithmetic_record, read_jsonl, write_jsonl
+from fxlab.data import read_jsonl, write_jsonl
+from fxlab.tasks.arithmetic import arithmetic_record
 from fxlab.train.loop import load_checkpoint, train
 from fxlab.models import build_model
-from fxlab.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode, reverse_answer
+from fxlab.models.token_model import BOS, EOS, IGNORE, SEP, UNK, VOCAB, decode, encode, reverse_answer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -23,7 +23,8 @@ import train_hybrid
 from fxlab import UserError
 from fxlab.train import dist, loop
 from fxlab.config import REPO_ROOT, load_config
-from fxlab.data import generate, load_split, write_dataset
+from fxlab.data import load_split, write_dataset
+from fxlab.tasks import generate
 from fxlab.models import MODELS, build_model
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"

@@ -1,4 +1,4 @@
-"""The xVal baseline (fxlab/xval.py): [NUM] segmentation, value normalization, batching, a fairness test
+"""The xVal baseline (fxlab/models/xval.py): [NUM] segmentation, value normalization, batching, a fairness test
 (it learns addition to a loose tolerance), the checkpoint round trip, and eval.py integration."""
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ torch = pytest.importorskip("torch")
 import eval as eval_script  # noqa: E402
 import generate_data  # noqa: E402
 import train_xval  # noqa: E402
-from fxlab import xval  # noqa: E402
+from fxlab.models import xval  # noqa: E402
 from fxlab.config import REPO_ROOT, config_from_dict  # noqa: E402
-from fxlab.data import arithmetic_record, read_jsonl, write_jsonl  # noqa: E402
+from fxlab.data import read_jsonl, write_jsonl  # noqa: E402
+from fxlab.tasks.arithmetic import arithmetic_record  # noqa: E402
 from fxlab.train.loop import load_checkpoint, train  # noqa: E402
 from fxlab.metrics import rel_error  # noqa: E402
 from fxlab.models import build_model  # noqa: E402
-from fxlab.token_model import CHAR_TO_ID, EOS, IGNORE, SEP, encode  # noqa: E402
-from fxlab.xval import INPUT_CLIP, NUM, fit_scale, segment  # noqa: E402
+from fxlab.models.token_model import CHAR_TO_ID, EOS, IGNORE, SEP, encode  # noqa: E402
+from fxlab.models.xval import INPUT_CLIP, NUM, fit_scale, segment  # noqa: E402
 
 TINY = REPO_ROOT / "experiments" / "configs" / "arithmetic_tiny.yaml"
 pytestmark = pytest.mark.usefixtures("one_thread")

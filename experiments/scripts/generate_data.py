@@ -20,7 +20,8 @@ import sys
 import time
 
 from fxlab.cli import base_parser, config_from_args, run_main
-from fxlab.data import dir_lock, generate, remove_stray_tmp, sigterm_raises, write_dataset
+from fxlab.data import dir_lock, remove_stray_tmp, sigterm_raises, write_dataset
+from fxlab.tasks import generate
 
 PROG = "generate_data.py"
 

@@ -1,6 +1,6 @@
 """Learning-curve probe for the token-only model: which `+ -` task can a character model learn on a CPU?
 
-Trains `fxlab.token_model.TokenOnlyModel` (answers least-significant digit first) on a stream of fresh
+Trains `fxlab.models.token_model.TokenOnlyModel` (answers least-significant digit first) on a stream of fresh
 random expressions (no fixed training set: every step draws new ones) and prints the exact match on 500
 held-out expressions every `--eval-every` steps, with the accuracy of the answer's units digit alone.
 This is the measurement behind the choice of `arithmetic_addsub.yaml` (EXPERIMENTS.md, "Token-only
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from fxlab.config import ModelConfig  # noqa: E402
-from fxlab.token_model import TokenOnlyModel  # noqa: E402
+from fxlab.models.token_model import TokenOnlyModel  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Train the Abacus baseline (model "abacus"; McLeish et al. 2024): the character-level token model with
 every number written least-significant digit first and a learned embedding of each digit's place within
-its number, shifted by a random offset in training (fxlab/abacus.py says exactly what it does and where
+its number, shifted by a random offset in training (fxlab/models/abacus.py says exactly what it does and where
 it departs from the paper).
 
     python experiments/scripts/train_abacus.py --config experiments/configs/arithmetic_addsub.yaml

@@ -1,6 +1,6 @@
 """Train the FoNE baseline (model "fone"; Zhou et al. 2025): every number is one [NUM] token carrying its
 Fourier features (cos/sin of 2 pi x / 10^i, one pair per digit), and each answer number is read digit by
-digit from the last hidden state (fxlab/fone.py says exactly what it does and where it departs from the
+digit from the last hidden state (fxlab/models/fone.py says exactly what it does and where it departs from the
 paper).
 
     python experiments/scripts/train_fone.py --config experiments/configs/arithmetic_addsub.yaml

@@ -8,7 +8,7 @@ Needs the data of generate_data.py (checked against its manifest.json). Every tr
 encoded before an earlier run's checkpoints are replaced; one the model cannot take is named
 file:line (exit 2). Writes <results_dir>/hybrid/: config.json, metrics.jsonl,
 best.pt/.json (best validation exact match; eval.py loads it) and last.pt/.json (for --resume).
-The model itself lives in fxlab/hybrid.py (`build(cfg)`); this script and train_token_only.py share
+The model itself lives in fxlab/models/hybrid.py (`build(cfg)`); this script and train_token_only.py share
 fxlab/train/loop.py and differ only by the model name. Ctrl-C saves nothing half-written and exits 130;
 --resume continues exactly where the last epoch ended.
 """

@@ -1,5 +1,5 @@
 """Train the xVal baseline (model "xval"; Golkar et al. 2023): one [NUM] token scaled by each number's
-value, plus a number head that regresses the answer's value (fxlab/xval.py says exactly what it does and
+value, plus a number head that regresses the answer's value (fxlab/models/xval.py says exactly what it does and
 where it departs from the paper).
 
     python experiments/scripts/train_xval.py --config experiments/configs/arithmetic_small.yaml

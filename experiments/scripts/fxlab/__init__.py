@@ -1,18 +1,19 @@
 """fxlab: the shared code of the FluxEM experiment scripts.
 
-| module           | what it holds                                                             |
-|------------------|---------------------------------------------------------------------------|
-| config.py        | YAML -> nested dataclasses, validation, CLI overrides, config fingerprint |
-| data.py          | arithmetic data generation, JSONL read/write                              |
-| units_data.py    | units data generation                                                     |
-| token_model.py   | the character-level transformer baseline                                  |
-| hybrid.py        | the hybrid model: FluxEM span slots + transformer (docs/design.md §5)     |
-| xval.py          | the xVal baseline (Golkar et al. 2023): scaled [NUM] tokens + number head  |
-| readout.py       | the hybrid's readouts (algebraic executor / regression ablation)          |
-| models.py        | model registry: name -> builder ("token_only", "xval", "hybrid")          |
-| loop.py          | the one training loop and the two-part checkpoint format                  |
-| metrics.py       | exact match, relative error, Wilson intervals, the results table          |
-| cli.py           | the flags every script shares and the exit-2 error wrapper                |
+| module                 | what it holds                                                            |
+|------------------------|--------------------------------------------------------------------------|
+| config.py              | YAML -> nested dataclasses, validation, CLI overrides, fingerprints       |
+| data.py                | JSONL read/write, the data manifest, arithmetic generation               |
+| executor.py            | the hybrid's instruction registry over exact FluxEM values               |
+| tasks/                 | one plugin per task: data, teacher, answer form (arithmetic, units, mathds) |
+| models/                | the registry (name -> build) and the models: token_model, xval, abacus,  |
+|                        | fone, hybrid                                                             |
+| train/                 | the one training loop and checkpoints, torchrun helpers, thread default  |
+| metrics.py             | exact match, relative error, Wilson intervals, the results tables        |
+| cli.py                 | the flags every script shares and the exit-2 error wrapper               |
+
+Imports go one way: tasks and models use executor, config and data; train uses models; nothing imports
+train but the scripts.
 
 Every user-facing mistake (bad config, missing or empty data, a foreign or damaged checkpoint, a run
 directory another run holds, a diverged training loss) raises `UserError`; each script's `main` turns it

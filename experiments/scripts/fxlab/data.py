@@ -1,17 +1,5 @@
-"""Experiment data: arithmetic generation (docs/design.md §4.2) and JSONL read/write.
-
-An arithmetic record (one JSON object per line, keys sorted):
-
-    {"id": "train-000007", "split": "train", "task": "arithmetic", "text": "12 + 7 * 3", "target": "33",
-     "n_ops": 2, "operands": [12, 7, 3], "ops": ["+", "*"], "roles": ["+", "+", "*"]}
-
-`roles[i]` is the structure label of operand i, used only to *train* the hybrid model's role head:
-"+" starts a new product term with sign +, "-" starts a new term with sign -, "*" multiplies into the
-current term. The model never receives it at inference (`predict` takes raw text only).
-
-Generation is deterministic: each split draws from its own `random.Random(f"{seed}/{split}")`, val and the
-test splits are drawn first, and train excludes every text they contain (every text is unique across all
-files). The same seed gives byte-identical files.
+"""Experiment data on disk: JSONL read/write (errors name file:line), atomic writes, the data folder's
+manifest and lock. What the records hold is each task's business (fxlab/tasks/); this module knows none.
 """
 
 from __future__ import annotations
@@ -23,7 +11,6 @@ import hashlib
 import json
 import math
 import os
-import random
 import signal
 import tempfile
 import threading
@@ -32,13 +19,7 @@ from pathlib import Path
 from fxlab import UserError
 from fxlab.config import Config, missing_file_message, short
 
-SPLITS = {
-    "arithmetic": ("train", "val", "test_id", "test_ood_magnitude", "test_ood_length"),
-    "units": ("train", "val", "test_id", "test_ood_magnitude", "test_ood_types"),
-}
-TEST_SPLITS = {task: tuple(s for s in splits if s.startswith("test_")) for task, splits in SPLITS.items()}
 RECORD_KEYS = ("id", "text", "target")  # what every file must have; eval needs no more
-MAX_DRAWS = 1000  # attempts to draw one unseen expression before declaring the space exhausted
 MANIFEST = "manifest.json"
 # write_dataset writes a manifest with this key before it replaces the first split file, and the final
 # manifest (without it) after the last: a folder whose manifest carries it may mix two runs' files.
@@ -47,87 +28,6 @@ LOCK = ".lock"
 # Reading: a record line is at most a few KB; a longer line means the file is not line-based text (a huge
 # newline-free file must not be read whole).
 MAX_LINE_BYTES = 1 << 20
-
-
-def evaluate(operands: list[int], ops: list[str]) -> int:
-    """Exact value with standard precedence: `*` first, then `+`/`-` left to right.
-
-    >>> evaluate([12, 7, 3], ["+", "*"])
-    33
-    """
-    total, term = 0, operands[0]
-    sign = 1
-    for op, x in zip(ops, operands[1:]):
-        if op == "*":
-            term *= x
-        else:
-            total += sign * term
-            sign, term = (1 if op == "+" else -1), x
-    return total + sign * term
-
-
-def roles_for(ops: list[str]) -> list[str]:
-    """Per-operand role: the first operand starts a "+" term; operand i+1 takes the operator before it.
-
-    >>> roles_for(["-", "*", "+"])
-    ['+', '-', '*', '+']
-    """
-    return ["+"] + list(ops)
-
-
-def arithmetic_record(split: str, index: int, operands: list[int], ops: list[str]) -> dict:
-    parts = [str(operands[0])]
-    for op, x in zip(ops, operands[1:]):
-        parts += [op, str(x)]
-    return {
-        "id": f"{split}-{index:06d}", "split": split, "task": "arithmetic", "text": " ".join(parts),
-        "target": str(evaluate(operands, ops)), "n_ops": len(ops), "operands": list(operands),
-        "ops": list(ops), "roles": roles_for(ops),
-    }
-
-
-def _draw_split(split: str, size: int, seed: int, value_range, ops_range, operations, seen: set) -> list[dict]:
-    """`size` expressions whose texts are not in `seen` (and adds them to it)."""
-    rng = random.Random(f"{seed}/{split}")
-    lo, hi = value_range
-    records = []
-    for i in range(size):
-        n_ops = rng.randint(*ops_range)
-        for _ in range(MAX_DRAWS):
-            operands = [rng.randint(lo, hi) for _ in range(n_ops + 1)]
-            ops = [rng.choice(operations) for _ in range(n_ops)]
-            record = arithmetic_record(split, i, operands, ops)
-            if record["text"] not in seen:
-                break
-        else:
-            raise UserError(f"cannot draw {size} distinct '{split}' expressions: the {n_ops}-operation "
-                            f"expressions over [{lo}, {hi}] are nearly all used; lower the data sizes "
-                            "or widen data.id_range")
-        seen.add(record["text"])
-        records.append(record)
-    return records
-
-
-def generate_arithmetic(cfg: Config) -> dict[str, list[dict]]:
-    d = cfg.data
-    ops = list(d.operations)
-    plan = [  # val and tests first, so train can exclude their texts
-        ("val", d.val_size, d.id_range, d.id_ops),
-        ("test_id", d.test_size, d.id_range, d.id_ops),
-        ("test_ood_magnitude", d.test_size, d.ood_magnitude_range, d.id_ops),
-        ("test_ood_length", d.test_size, d.id_range, d.ood_ops),
-        ("train", d.train_size, d.id_range, d.id_ops),
-    ]
-    seen: set[str] = set()
-    out = {split: _draw_split(split, size, cfg.seed, vr, opr, ops, seen) for split, size, vr, opr in plan}
-    return {split: out[split] for split in SPLITS["arithmetic"]}
-
-
-def generate(cfg: Config) -> dict[str, list[dict]]:
-    """All splits of the config's task: {split name: records} (the task plugin's generator)."""
-    from fxlab.tasks import get_task  # imported here: the tasks' generators import this module
-
-    return get_task(cfg.task).generate(cfg)
 
 
 def make_dir(path: Path) -> Path:

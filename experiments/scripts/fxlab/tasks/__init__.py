@@ -21,6 +21,11 @@ def _registry() -> dict[str, type[Task]]:
 TASK_NAMES = ("arithmetic", "units", "mathds")
 
 
+def generate(cfg) -> dict[str, list[dict]]:
+    """All splits of the config's task: {split name: records} (the task plugin's generator)."""
+    return get_task(cfg.task).generate(cfg)
+
+
 def get_task(name: str) -> Task:
     """The task registered under `name` (UserError naming the known tasks otherwise)."""
     tasks = _registry()

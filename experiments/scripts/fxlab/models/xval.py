@@ -66,7 +66,7 @@ import fluxem
 from fxlab import UserError
 from fxlab.config import Config, ModelConfig
 from fxlab.data import load_split
-from fxlab.token_model import BOS, CHAR_TO_ID, EOS, IGNORE, PAD, SEP, UNK, VOCAB, Block, decode, rope_tables
+from fxlab.models.token_model import BOS, CHAR_TO_ID, EOS, IGNORE, PAD, SEP, UNK, VOCAB, Block, decode, rope_tables
 
 NUM = len(VOCAB)  # the [NUM] token id, after the token baseline's vocabulary
 VOCAB_SIZE = NUM + 1

@@ -3,7 +3,7 @@ arXiv 2502.09741), model "fone": every number is one token whose embedding holds
 and the answer's number is read digit by digit from the last hidden state.
 
 What it does (the paper's method, checked against its code, github.com/KevinZhoutianyi/FoNE):
-- Numbers. `fxlab.xval.segment` splits the text: each number found by `fluxem.detect_spans` becomes one
+- Numbers. `fxlab.models.xval.segment` splits the text: each number found by `fluxem.detect_spans` becomes one
   `[NUM]` token (xVal's token; the same numbers the hybrid and xVal see), every other character a
   character token.
 - Features (`fone_features`). With n integer and f decimal digits, a number x gets one (cos, sin) pair per
@@ -57,8 +57,8 @@ import fluxem
 from fxlab import UserError
 from fxlab.config import Config, ModelConfig
 from fxlab.data import load_split
-from fxlab.token_model import BOS, EOS, IGNORE, PAD, SEP, Block, decode, rope_tables
-from fxlab.xval import NUM, VOCAB_SIZE, segment
+from fxlab.models.token_model import BOS, EOS, IGNORE, PAD, SEP, Block, decode, rope_tables
+from fxlab.models.xval import NUM, VOCAB_SIZE, segment
 
 FONE_ROOM = 2  # integer digits beyond the training range's (module docstring)
 DEFAULT_INT_DIGITS = 10  # before the training split exists; eval.py then loads the trained count

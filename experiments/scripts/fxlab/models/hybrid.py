@@ -46,7 +46,7 @@ from fxlab.config import Config, ModelConfig
 from fxlab.executor import BINARY_OPS, TERMINAL, UNARY_OPS, StepError, Value, step, value_of_span
 from fxlab.tasks import Task, get_task
 from fxlab.tasks.base import MAX_STEPS, SLOT_CHAR, teacher_states
-from fxlab.token_model import BOS, CHAR_TO_ID, CHARS, EOS, SPECIALS, UNK
+from fxlab.models.token_model import BOS, CHAR_TO_ID, CHARS, EOS, SPECIALS, UNK
 
 PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
@@ -87,7 +87,7 @@ def initial_state(text: str, task: Task) -> tuple[list[int], list[Value]]:
     text longer than MAX_INPUT_CHARS or a span FluxEM cannot encode."""
     if len(text) > MAX_INPUT_CHARS:
         raise ValueError(f"a text of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
-                         "(fxlab.hybrid.MAX_INPUT_CHARS)")
+                         "(fxlab.models.hybrid.MAX_INPUT_CHARS)")
     spans = [s for s in fluxem.detect_spans(text) if s.kind in task.slot_kinds]
     ids, _ = slot_sequence(text, spans)
     return ids, [value_of_span(s) for s in spans]
@@ -323,7 +323,7 @@ class HybridModel(nn.Module):
         text = record["text"]
         if len(text) > MAX_INPUT_CHARS:
             raise ValueError(f"a question of {len(text)} characters; the hybrid reads at most {MAX_INPUT_CHARS} "
-                             "(fxlab.hybrid.MAX_INPUT_CHARS)")
+                             "(fxlab.models.hybrid.MAX_INPUT_CHARS)")
         if text not in self._train_states:
             # Keep only what training reads: the slots' network features, float32 (144 bytes a slot
             # instead of 1 KB, so the ~600k states of mathds_full fit in memory).

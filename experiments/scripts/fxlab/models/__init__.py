@@ -22,8 +22,9 @@ from fxlab import UserError
 from fxlab.config import Config
 
 # name -> module holding `build(cfg)`; imported lazily so a missing or broken model does not stop the others.
-MODELS = {"token_only": "fxlab.token_model", "hybrid": "fxlab.hybrid", "xval": "fxlab.xval", "abacus": "fxlab.abacus",
-          "fone": "fxlab.fone"}
+MODELS = {"token_only": "fxlab.models.token_model", "hybrid": "fxlab.models.hybrid", "xval": "fxlab.models.xval",
+          "abacus": "fxlab.models.abacus",
+          "fone": "fxlab.models.fone"}
 
 
 def build_model(name: str, cfg: Config) -> nn.Module:
@@ -34,7 +35,7 @@ def build_model(name: str, cfg: Config) -> nn.Module:
         module = importlib.import_module(MODELS[name])
     except ModuleNotFoundError as e:
         if e.name == MODELS[name]:
-            path = f"experiments/scripts/fxlab/{MODELS[name].split('.')[-1]}.py"
+            path = f"experiments/scripts/fxlab/models/{MODELS[name].split('.')[-1]}.py"
             raise UserError(f"model {name!r} is not available: {MODELS[name]} ({path}) does not exist") from None
         if e.name and e.name.split(".")[0] == "fluxem":
             raise UserError(f"model {name!r} needs the fluxem package; install it with "
