@@ -19,7 +19,7 @@ import eval as eval_script
 import generate_data
 import train_token_only
 from fxlab import UserError
-from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES, REPO_ROOT, config_from_dict, load_config
+from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_FAMILY, MATHDS_MODULES, REPO_ROOT, config_from_dict, load_config
 from fxlab.data import read_jsonl
 from fxlab.tasks import generate
 from fxlab.tasks.mathds_data import count_ops, is_jsonl, load_problem_file, mathds_test_splits, read_problems, section_of
@@ -29,7 +29,11 @@ CONFIGS = REPO_ROOT / "experiments" / "configs"
 SMALL, FULL = CONFIGS / "mathds_small.yaml", CONFIGS / "mathds_full.yaml"
 SAMPLE = REPO_ROOT / "experiments" / "mathds_sample"
 SHARED = REPO_ROOT.parent / "shared" / "mathds"
-ALL_TESTS = [f"arithmetic__{m}" for m in list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)]
+ALL_TESTS = [f"{MATHDS_FAMILY[MATHDS_EXTRAPOLATE.get(m, m)]}__{m}" for m in list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)]
+# The file of each test split: its name, but the conversion module's extrapolation file has the
+# training module's name.
+TEST_FILES = {s: s.removesuffix("_extrapolate") for s in ALL_TESTS}
+NEW_FAMILIES = ("comparison", "measurement", "numbers")
 RECORD_FIELDS = {"id", "split", "task", "text", "target", "n_ops", "module", "difficulty"}
 
 
@@ -72,7 +76,8 @@ def make_layout(root: Path, modules=("mul",), n_train=30, n_test=6, tail: str = 
 def test_configs_load_and_resolve_source_dirs():
     small, full = load_config(SMALL), load_config(FULL)
     assert (small.task, full.task) == ("mathds", "mathds")
-    assert small.data.modules == full.data.modules == list(MATHDS_MODULES)  # all seven, the root module too
+    assert small.data.modules == full.data.modules == list(MATHDS_MODULES)  # all 21, the root module too
+    assert len(MATHDS_MODULES) == 21 and len(MATHDS_EXTRAPOLATE) == 12
     assert (REPO_ROOT / small.data.source_dir).resolve() == SAMPLE.resolve()
     assert (REPO_ROOT / full.data.source_dir).resolve() == (REPO_ROOT / ".." / "shared" / "mathds").resolve()
     assert mathds_test_splits(small) == mathds_test_splits(full) == ALL_TESTS
@@ -110,11 +115,17 @@ def test_default_test_modules_follow_data_modules():
 
 def test_sample_is_small_and_in_the_official_layout():
     files = sorted(p.relative_to(SAMPLE).as_posix() for p in SAMPLE.rglob("*.txt"))
-    expected = sorted([f"train-{d}/arithmetic__{m}.txt" for d in ("easy", "medium", "hard") for m in MATHDS_MODULES]
-                      + [f"interpolate/arithmetic__{m}.txt" for m in MATHDS_MODULES]
-                      + [f"extrapolate/arithmetic__{m}.txt" for m in MATHDS_EXTRAPOLATE])
+    expected = sorted([f"train-{d}/{MATHDS_FAMILY[m]}__{m}.txt" for d in ("easy", "medium", "hard")
+                       for m in MATHDS_MODULES]
+                      + [f"interpolate/{MATHDS_FAMILY[m]}__{m}.txt" for m in MATHDS_MODULES]
+                      + [f"extrapolate/{TEST_FILES[s]}.txt" for s in ALL_TESTS[len(MATHDS_MODULES):]])
     assert files == expected
-    assert sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file()) <= 2 * 1024 * 1024
+    assert sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file()) <= 3 * 1024 * 1024
+    # the same head of every file as the arithmetic sample, but 500 training problems of the new families
+    for name in files:
+        size = 200 if name.startswith(("interpolate", "extrapolate")) else \
+            500 if name.split("/")[1].startswith(NEW_FAMILIES) else 1500
+        assert len(problems(SAMPLE / name)) == size, name
     assert "Apache" in (SAMPLE / "README.md").read_text()
     cfg = load_config(SMALL)
     for name in files:
@@ -217,7 +228,7 @@ def test_small_splits_records_and_disjointness(small_splits):
     assert list(small_splits) == ["train", "val"] + ALL_TESTS
     n_files = 3 * len(MATHDS_MODULES)
     assert len(small_splits["val"]) == cfg.data.val_size
-    heads = [problems(SAMPLE / f"train-{d}" / f"arithmetic__{m}.txt")[:cfg.data.train_per_module]
+    heads = [problems(SAMPLE / f"train-{d}" / f"{MATHDS_FAMILY[m]}__{m}.txt")[:cfg.data.train_per_module]
              for m in MATHDS_MODULES for d in ("easy", "medium", "hard")]
     val_texts = {r["text"] for r in small_splits["val"]}
     assert len(small_splits["train"]) == sum(q not in val_texts for head in heads for q, _ in head)
@@ -226,12 +237,12 @@ def test_small_splits_records_and_disjointness(small_splits):
             assert set(r) == RECORD_FIELDS and r["task"] == "mathds" and r["split"] == split
             assert r["id"] == f"{split}-{i:06d}"
             assert r["n_ops"] == count_ops(r["text"])
-        if split.startswith("arithmetic__"):
+        if split in ALL_TESTS:
             section = section_of(split)
             assert {r["difficulty"] for r in records} == {section}
-            assert {r["module"] for r in records} == {split.removeprefix("arithmetic__")}
+            assert {r["module"] for r in records} == {split.split("__", 1)[1]}
             assert [(r["text"], r["target"]) for r in records] == \
-                problems(SAMPLE / section / f"{split}.txt")[:cfg.data.test_per_module]
+                problems(SAMPLE / section / f"{TEST_FILES[split]}.txt")[:cfg.data.test_per_module]
     train = {r["text"] for r in small_splits["train"]}
     val = [r["text"] for r in small_splits["val"]]
     assert len(set(val)) == len(val) and not train & set(val)
@@ -248,7 +259,7 @@ def test_small_splits_records_and_disjointness(small_splits):
 def test_train_and_val_come_from_the_first_n_problems_of_their_file(small_splits):
     cfg = load_config(SMALL)
     n = cfg.data.train_per_module
-    heads = {(m, d): problems(SAMPLE / f"train-{d}" / f"arithmetic__{m}.txt")[:n]
+    heads = {(m, d): problems(SAMPLE / f"train-{d}" / f"{MATHDS_FAMILY[m]}__{m}.txt")[:n]
              for m in MATHDS_MODULES for d in ("easy", "medium", "hard")}
     for split in ("train", "val"):
         for r in small_splits[split]:
@@ -282,11 +293,11 @@ def test_generation_is_deterministic_and_the_seed_moves_val(tmp_path):
     assert a == b
     assert sorted(a) == sorted(["manifest.json", "train.jsonl", "val.jsonl"] + [f"{s}.jsonl" for s in ALL_TESTS])
     assert a["val.jsonl"] != c["val.jsonl"] and a["train.jsonl"] != c["train.jsonl"]
-    assert all(a[f] == c[f] for f in a if f.startswith("arithmetic__"))  # tests are the files' heads
+    assert all(a[f] == c[f] for f in a if f.removesuffix(".jsonl") in ALL_TESTS)  # tests are the files' heads
     manifest = json.loads(a["manifest.json"])
     assert manifest["task"] == "mathds" and set(manifest["data"]) == {
         "source_dir", "modules", "train_per_module", "val_size", "test_modules", "test_per_module"}
-    assert manifest["files"]["train.jsonl"]["n"] == 21 * 200 - 42
+    assert manifest["files"]["train.jsonl"]["n"] == 3 * 21 * 200 - 42
 
 
 def test_reading_streams_only_the_first_n_problems(tmp_path):
@@ -347,6 +358,61 @@ def test_val_too_large_for_a_file_is_an_error(tmp_path):
         generate(mathds_cfg(src, modules=["mul"], val_size=15))
 
 
+def test_the_new_families_read_from_their_own_files_with_unique_split_names():
+    """Each module is read from <family>__<module>.txt; the conversion module's extrapolation file has the
+    training module's name and becomes its own split, the head of extrapolate/measurement__conversion.txt."""
+    cfg = mathds_cfg(SAMPLE, modules=["conversion", "sort", "is_prime"], train_per_module=20, val_size=9,
+                     test_per_module=5)
+    splits = generate(cfg)
+    assert list(splits) == ["train", "val", "measurement__conversion", "comparison__sort", "numbers__is_prime",
+                            "comparison__sort_more", "measurement__conversion_extrapolate"]
+    for split, folder, stem in [("measurement__conversion", "interpolate", "measurement__conversion"),
+                                ("measurement__conversion_extrapolate", "extrapolate", "measurement__conversion"),
+                                ("comparison__sort_more", "extrapolate", "comparison__sort_more")]:
+        assert [(r["text"], r["target"]) for r in splits[split]] == problems(SAMPLE / folder / f"{stem}.txt")[:5]
+        assert {r["difficulty"] for r in splits[split]} == {folder}
+    assert splits["measurement__conversion"] != splits["measurement__conversion_extrapolate"]
+    assert {r["module"] for r in splits["train"]} == {"conversion", "sort", "is_prime"}
+    assert [(r["text"], r["target"]) for r in splits["train"] if r["module"] == "sort"][:3] == \
+        problems(SAMPLE / "train-easy" / "comparison__sort.txt")[:3]
+
+
+def test_a_missing_file_of_a_new_family_is_named(tmp_path):
+    src = make_layout(tmp_path / "src")
+    with pytest.raises(UserError, match=r"missing train-easy/numbers__gcd\.txt") as info:
+        generate(mathds_cfg(src, modules=["mul", "gcd"], val_size=6))
+    assert "\n" not in str(info.value)
+    with pytest.raises(UserError, match=r"missing extrapolate/measurement__conversion\.txt"):
+        generate(mathds_cfg(src, modules=["mul"], test_modules=["conversion_extrapolate"], val_size=6))
+
+
+def test_the_conversion_extrapolation_file_keeps_a_split_of_its_own(tmp_path):
+    """eval --data on the official extrapolate/measurement__conversion.txt: a split apart from the
+    interpolate file's."""
+    inter = load_problem_file(SAMPLE / "interpolate" / "measurement__conversion.txt")
+    extra = load_problem_file(SAMPLE / "extrapolate" / "measurement__conversion.txt")
+    assert {r["split"] for r in inter} == {"measurement__conversion"} and inter[0]["module"] == "conversion"
+    assert {r["split"] for r in extra} == {"measurement__conversion_extrapolate"}
+    assert extra[0]["module"] == "conversion_extrapolate" and extra[0]["difficulty"] == "extrapolate"
+    numbers = load_problem_file(SAMPLE / "extrapolate" / "numbers__round_number_big.txt")
+    assert numbers[0]["split"] == "numbers__round_number_big" and numbers[0]["module"] == "round_number_big"
+
+
+def test_mathds_table_groups_modules_by_family():
+    summ = lambda k, n: {"n": n, "n_correct": k}  # noqa: E731
+    metrics = {"hybrid": {"numbers__gcd": summ(4, 4), "arithmetic__mul": summ(1, 2), "comparison__pair": summ(0, 2),
+                          "numbers__lcm": summ(2, 4), "comparison__sort_more": summ(1, 1),
+                          "measurement__conversion_extrapolate": summ(0, 1)}}
+    lines = [line.split()[:3] for line in format_mathds_table(metrics).splitlines()]
+    start = lines.index(["Interpolate", "n", "Hybrid"])
+    assert lines[start + 1:start + 10] == [
+        ["arithmetic", "2", "50.0"], ["mul", "2", "50.0"], ["comparison", "2", "0.0"], ["pair", "2", "0.0"],
+        ["numbers", "8", "75.0"], ["gcd", "4", "100.0"], ["lcm", "4", "50.0"], ["overall", "12", "58.3"], []]
+    assert lines[start + 10:start + 16] == [
+        ["Extrapolate", "n", "Hybrid"], ["comparison", "1", "100.0"], ["sort_more", "1", "100.0"],
+        ["measurement", "1", "0.0"], ["conversion_extrapolate", "1", "0.0"], ["overall", "2", "50.0"]]
+
+
 # --- the two-line format and the table -----------------------------------------------------------------
 
 def test_two_line_files_read_as_records(tmp_path):
@@ -372,7 +438,10 @@ def test_two_line_files_read_as_records(tmp_path):
 
 
 def test_section_of_split_names():
-    assert [section_of(s) for s in ALL_TESTS] == ["interpolate"] * 7 + ["extrapolate"] * 6
+    assert [section_of(s) for s in ALL_TESTS] == ["interpolate"] * 21 + ["extrapolate"] * 12
+    assert section_of("comparison__sort_more") == section_of("numbers__round_number_big") == "extrapolate"
+    assert section_of("measurement__conversion_extrapolate") == "extrapolate"
+    assert section_of("measurement__conversion") == section_of("numbers__is_prime") == "interpolate"
     assert section_of("arithmetic__add_or_sub_in_base") == "interpolate"
     assert section_of("arithmetic__mul_big_full") == section_of("my__arithmetic__mixed_longer") == "extrapolate"
     assert section_of("probe") == section_of("test_id") == "other"
@@ -397,13 +466,14 @@ def test_mathds_table_rows_sections_and_pooled_overall():
     lines = format_mathds_table(metrics).splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("Interpolate"))
     assert lines[header].split() == ["Interpolate", "n", "Token-Only", "Hybrid", "xVal"]
-    rows = [line.split() for line in lines[header + 1:header + 4]]
-    assert [r[0] for r in rows] == ["mul", "div", "overall"]  # module order, then the pooled row
+    rows = [line.split() for line in lines[header + 1:header + 5]]
+    assert [r[0] for r in rows] == ["arithmetic", "mul", "div", "overall"]  # family, its modules, pooled
     lo, hi = wilson_interval(13, 14)
-    assert rows[2][:5] == ["overall", "14", "42.9", f"({100 * wilson_interval(6, 14)[0]:.1f}-"
-                           f"{100 * wilson_interval(6, 14)[1]:.1f})", "92.9"]
-    assert rows[2][5] == f"({100 * lo:.1f}-{100 * hi:.1f})" and rows[2][6] == "-"  # xVal lacks div: no overall
-    extra = lines[lines.index(next(x for x in lines if x.startswith("Extrapolate"))) + 1].split()
+    for r in (rows[0], rows[3]):  # one family: its row and the section's overall are the same pool
+        assert r[1:5] == ["14", "42.9", f"({100 * wilson_interval(6, 14)[0]:.1f}-"
+                          f"{100 * wilson_interval(6, 14)[1]:.1f})", "92.9"]
+        assert r[5] == f"({100 * lo:.1f}-{100 * hi:.1f})" and r[6] == "-"  # xVal lacks div: no pooled value
+    extra = lines[lines.index(next(x for x in lines if x.startswith("Extrapolate"))) + 2].split()
     assert extra[:3] == ["mul_big", "10", "0.0"]
 
 
@@ -439,7 +509,7 @@ def test_pipeline_on_a_tiny_layout_with_a_two_line_data_file(tmp_path, capsys, o
     assert metrics["token_only"]["arithmetic__mul_big_full"]["n"] == 2
     rows = read_jsonl(tmp_path / "results" / "predictions" / "token_only" / "arithmetic__mul_big_full.jsonl")
     assert [(r["text"], r["target"]) for r in rows] == [("What is 7 * 6?", "42"), ("Calculate 3*-5.", "-15")]
-    assert "=== Mathematics Dataset (arithmetic) Evaluation ===" in out
+    assert "=== Mathematics Dataset Evaluation ===" in out
     table = out[out.index("=== Mathematics Dataset"):]
     assert table.index("Interpolate") < table.index("  mul ") < table.index("Extrapolate") \
         < table.index("  mul_big ") < table.index("  mul_big_full ")

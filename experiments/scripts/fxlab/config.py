@@ -46,13 +46,26 @@ XVAL_SCALINGS = ("linear", "log")  # xval: value normalization (see xval.py)
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ATTN_SIDES = ("both", "left")  # hybrid: which neighbours the local attention reads (see hybrid.py)
 ARITHMETIC_OPS = ("+", "-", "*")
-# mathds: the arithmetic training modules of DeepMind's mathematics_dataset, and each extrapolation module's
-# base module (fxlab/tasks/mathds_data.py reads them).
-MATHDS_MODULES = ("add_or_sub", "add_sub_multiple", "mul", "div", "mixed", "mul_div_multiple",
-                  "nearest_integer_root")
+# mathds: the training modules of DeepMind's mathematics_dataset that FluxEM reads (../shared/mathds/README.md),
+# each with its family (a file is <family>__<module>.txt), and each extrapolation module's base module
+# (fxlab/tasks/mathds_data.py reads them). Module names are unique across families, so configs name
+# modules without their family. The extrapolation file of measurement__conversion has the training
+# module's own name; its test split is "conversion_extrapolate" so that split names stay unique.
+MATHDS_FAMILY = {
+    **dict.fromkeys(("add_or_sub", "add_sub_multiple", "mul", "div", "mixed", "mul_div_multiple",
+                     "nearest_integer_root"), "arithmetic"),
+    **dict.fromkeys(("closest", "kth_biggest", "pair", "sort"), "comparison"),
+    **dict.fromkeys(("conversion", "time"), "measurement"),
+    **dict.fromkeys(("div_remainder", "gcd", "is_factor", "is_prime", "lcm", "list_prime_factors", "place_value",
+                     "round_number"), "numbers"),
+}
+MATHDS_MODULES = tuple(MATHDS_FAMILY)
 MATHDS_EXTRAPOLATE = {"add_or_sub_big": "add_or_sub", "mul_big": "mul", "div_big": "div",
                       "add_sub_multiple_longer": "add_sub_multiple", "mixed_longer": "mixed",
-                      "mul_div_multiple_longer": "mul_div_multiple"}
+                      "mul_div_multiple_longer": "mul_div_multiple",
+                      "closest_more": "closest", "kth_biggest_more": "kth_biggest", "sort_more": "sort",
+                      "conversion_extrapolate": "conversion",
+                      "place_value_big": "place_value", "round_number_big": "round_number"}
 
 # Data keys by task; a key of the other task is rejected. The units task adds its keys here.
 COMMON_DATA_KEYS = {"train_size", "val_size", "test_size", "ood_magnitude_range"}

@@ -198,44 +198,57 @@ def _pct_ci(hits: int, n: int) -> str:
 
 
 def format_mathds_table(metrics: dict) -> str:
-    """The mathds table for {model: {split: summary}}: exact match in % with its Wilson 95% CI, one row per
-    module (split "arithmetic__<module>"), an Interpolate and an Extrapolate section (extra --data files
-    that are neither go to "Other files"), each closed by an overall row pooled over its records.
+    """The mathds table for {model: {split: summary}}: exact match in % with its Wilson 95% CI, an
+    Interpolate and an Extrapolate section (extra --data files that are neither go to "Other files"). In
+    each section the modules (split "<family>__<module>") are grouped by family: a family row pooled over
+    its modules' records, then one row per module; the section closes with an overall row pooled over all
+    its records.
 
     >>> m = {"token_only": {"arithmetic__mul": {"n": 10, "n_correct": 5},
     ...                     "arithmetic__mul_big": {"n": 10, "n_correct": 0}}}
-    >>> print(format_mathds_table(m).splitlines()[5])
-      mul                            10 50.0 (23.7-76.3)
+    >>> print("\\n".join(format_mathds_table(m).splitlines()[5:7]))
+      arithmetic                     10 50.0 (23.7-76.3)
+        mul                          10 50.0 (23.7-76.3)
     """
     from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_MODULES
-    from fxlab.tasks.mathds_data import PREFIX, section_of
+    from fxlab.tasks.mathds_data import FAMILIES, module_of, section_of
 
     known = ["token_only", "hybrid", "xval", "abacus", "fone"]
     models = [m for m in known if m in metrics] + sorted(m for m in metrics if m not in known)
     order = list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)
-    module = lambda s: s[len(PREFIX):] if s.startswith(PREFIX) else s  # noqa: E731
+    family = lambda s: s.split("__", 1)[0] if "__" in s and s.split("__", 1)[0] in FAMILIES else ""  # noqa: E731
     splits = sorted({s for m in models for s in metrics[m]},
-                    key=lambda s: (order.index(module(s)) if module(s) in order else len(order), s))
+                    key=lambda s: (FAMILIES.index(family(s)) if family(s) else len(FAMILIES),
+                                   order.index(module_of(s)) if module_of(s) in order else len(order), s))
 
     def row(label: str, n, cells: list[str]) -> str:
         return (label.ljust(MATHDS_LABEL_WIDTH) + str(n).rjust(MATHDS_N_WIDTH) + " "
                 + "".join(c.ljust(MATHDS_COLUMN_WIDTH) for c in cells)).rstrip()
 
-    lines = ["=== Mathematics Dataset (arithmetic) Evaluation ===", "",
-             "Exact match, % (Wilson 95% CI); overall = pooled over the section's problems", ""]
+    def pooled(label: str, rows: list[str]) -> str:
+        total = sum(next(metrics[m][s]["n"] for m in models if s in metrics[m]) for s in rows)
+        cells = [_pct_ci(sum(_n_correct(metrics[m][s]) for s in rows), sum(metrics[m][s]["n"] for s in rows))
+                 if all(s in metrics[m] for s in rows) else "-" for m in models]
+        return row(label, total, cells)
+
+    lines = ["=== Mathematics Dataset Evaluation ===", "",
+             "Exact match, % (Wilson 95% CI); a family's row and overall = pooled over their problems", ""]
     for section, title in MATHDS_SECTIONS:
         rows = [s for s in splits if section_of(s) == section]
         if not rows:
             continue
         lines.append(row(title, "n", [MATHDS_MODEL_LABELS.get(m, m) for m in models]))
-        for s in rows:
-            n = next(metrics[m][s]["n"] for m in models if s in metrics[m])
-            lines.append(row(f"  {module(s)}", n, [_pct_ci(_n_correct(metrics[m][s]), metrics[m][s]["n"])
-                                                   if s in metrics[m] else "-" for m in models]))
-        total = sum(next(metrics[m][s]["n"] for m in models if s in metrics[m]) for s in rows)
-        overall = [_pct_ci(sum(_n_correct(metrics[m][s]) for s in rows), sum(metrics[m][s]["n"] for s in rows))
-                   if all(s in metrics[m] for s in rows) else "-" for m in models]
-        lines += [row("  overall", total, overall), ""]
+        for fam in dict.fromkeys(family(s) for s in rows):
+            members = [s for s in rows if family(s) == fam]
+            indent = "    " if fam else "  "
+            if fam:
+                lines.append(pooled(f"  {fam}", members))
+            for s in members:
+                n = next(metrics[m][s]["n"] for m in models if s in metrics[m])
+                lines.append(row(f"{indent}{module_of(s)}", n, [
+                    _pct_ci(_n_correct(metrics[m][s]), metrics[m][s]["n"]) if s in metrics[m] else "-"
+                    for m in models]))
+        lines += [pooled("  overall", rows), ""]
     return "\n".join(lines).rstrip()
 
 

@@ -46,11 +46,18 @@ from fxlab.config import Config, ModelConfig
 from fxlab.executor import BINARY_OPS, TERMINAL, UNARY_OPS, StepError, Value, step, value_of_span
 from fxlab.tasks import Task, get_task
 from fxlab.tasks.base import MAX_STEPS, SLOT_CHAR, teacher_states
-from fxlab.models.token_model import BOS, CHAR_TO_ID, CHARS, EOS, SPECIALS, UNK
+from fxlab.models.token_model import BOS, CHAR_TO_ID, EOS, SPECIALS, UNK
 
 PAD = 0
 SLOT = len(SPECIALS) + len(CHAR_TO_ID)  # the token id that marks a span slot
-VOCAB_SIZE = SLOT + 1
+# Characters of mathematics_dataset's questions that the token model's vocabulary lacks ("Is a < b?",
+# "Is a != b?", "Which is bigger: a or b?"): the hybrid reads them as their own tokens, after SLOT. The
+# token baseline keeps its fixed vocabulary (changing it would change every baseline result), where they
+# are all one UNK: an unfairness against it on comparison__pair, disclosed here and in the results.
+EXTRA_CHARS = "<>!:"
+CHAR_IDS = {**CHAR_TO_ID, **{c: SLOT + 1 + i for i, c in enumerate(EXTRA_CHARS)}}
+ID_CHARS = {i: c for c, i in CHAR_IDS.items()}
+VOCAB_SIZE = SLOT + 1 + len(EXTRA_CHARS)
 IGNORE = -100
 BINARY_ID = {op: i for i, op in enumerate(BINARY_OPS)}
 UNARY_ID = {op: i for i, op in enumerate(UNARY_OPS)}
@@ -73,11 +80,11 @@ def slot_sequence(text: str, spans) -> tuple[list[int], list[int]]:
     sorted and non-overlapping, as detect_spans gives them), EOS."""
     ids, slot_index, cursor = [BOS], [], 0
     for span in spans:
-        ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor : span.start])
+        ids.extend(CHAR_IDS.get(ch, UNK) for ch in text[cursor : span.start])
         slot_index.append(len(ids))
         ids.append(SLOT)
         cursor = span.end
-    ids.extend(CHAR_TO_ID.get(ch, UNK) for ch in text[cursor:])
+    ids.extend(CHAR_IDS.get(ch, UNK) for ch in text[cursor:])
     ids.append(EOS)
     return ids, slot_index
 
@@ -99,8 +106,8 @@ def state_text(ids: list[int]) -> str:
     for t in ids:
         if t == SLOT:
             out.append(SLOT_CHAR)
-        elif t >= len(SPECIALS):
-            out.append(CHARS[t - len(SPECIALS)])
+        elif t in ID_CHARS:
+            out.append(ID_CHARS[t])
         elif t == UNK:
             out.append("\ufffd")
     return "".join(out)
@@ -191,7 +198,9 @@ def _features(values: list[Value]) -> tuple[np.ndarray, list[int]]:
     if not values:
         return np.zeros((0, FL.N_FEATURES), np.float32), []
     rows = np.stack([v.vector for v in values])[:, FL.FEATURES].astype(np.float32)
-    return rows, [TYPE_IDS["number" if v.kind == "boolean" else v.kind] for v in values]
+    # A boolean holds 1 or 0 and a list the vector of its last item (fxlab.executor.Value): both are
+    # numbers to the network.
+    return rows, [TYPE_IDS["number" if v.kind in ("boolean", "list") else v.kind] for v in values]
 
 
 # ----------------------------------------------------------------------------- the model

@@ -1,10 +1,15 @@
 """The `mathds` task: DeepMind mathematics_dataset files (official v1.0 layout) -> JSONL splits; one test
 split per module file (docs/design.md §4).
 
-Data: `fxlab.tasks.mathds_data.generate_mathds`. Answer: the generator's written form (`format_answer`): an
-integer, an exact decimal or a reduced fraction, chosen by the format head.
+Data: `fxlab.tasks.mathds_data.generate_mathds`. Answer: the generator's written form
+(`fxlab.executor.render_mathds`): an integer, an exact decimal or a reduced fraction (for a computed
+number, the format head chooses between the last two), True / False, a choice letter, a list "a, b, c",
+a clock time "5:28 AM", or a quantity's exact value.
 
-Teacher: `actions`, the expression grammar of the arithmetic modules. It reads a state's text
+Slots: numbers, quantities, units, clock times and choice labels (fluxem.detect_spans' kinds).
+
+Teacher: `actions`, the expression grammar of the arithmetic modules; the comparison, measurement and
+numbers modules have theirs in `fxlab.tasks.mathds_modules` (the record's `module` picks it). It reads a state's text
 (characters, with SLOT_CHAR for each slot) and says which reductions may be carried out next; the
 hybrid's `predict` never calls it (tested).
 
@@ -33,10 +38,9 @@ import re
 from fractions import Fraction
 
 import fluxem
-from fxlab.executor import StepError, Value, format_answer
+from fxlab.executor import Value, render_mathds
+from fxlab.tasks import mathds_modules
 from fxlab.tasks.base import SLOT_CHAR, Task
-
-_numbers = fluxem.NumberEncoder()
 
 # Worded two-operand templates of the generator (arithmetic__add_or_sub, mul, div). Everything else is
 # symbolic. Each pattern names the operation between its two slots.
@@ -146,7 +150,7 @@ def _collect(node, gaps: dict, unwrap: set) -> None:
 
 class MathdsTask(Task):
     name = "mathds"
-    slot_kinds = ("number",)
+    slot_kinds = ("number", "quantity", "unit", "time", "label")
     formats = ("fraction", "decimal")  # how a non-integer answer is written: "p/q" or an exact decimal
     every_record_labelled = False  # external data: a question the teacher cannot follow is left out
 
@@ -161,6 +165,9 @@ class MathdsTask(Task):
         return generate_mathds(cfg)
 
     def actions(self, record: dict, state_text: str, n: int):
+        module = record.get("module") or ""
+        if mathds_modules.handles(module):
+            return mathds_modules.actions_for(module, state_text, n, record)
         return actions(state_text)
 
     def format_label(self, record: dict) -> str | None:
@@ -170,6 +177,4 @@ class MathdsTask(Task):
         return "decimal" if any(v.denominator != 1 for v in literals) else "fraction"
 
     def answer(self, value: Value, fmt: str | None) -> str:
-        if value.kind != "number" or not _numbers.is_exact(value.vector):
-            raise StepError("the answer is not an exact number")
-        return format_answer(_numbers.decode_exact(value.vector), fmt or "fraction")
+        return render_mathds(value, fmt)

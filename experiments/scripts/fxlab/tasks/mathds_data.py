@@ -1,22 +1,25 @@
-"""The `mathds` task: DeepMind mathematics_dataset arithmetic files -> JSONL splits (issue 7, section 4).
+"""The `mathds` task: DeepMind mathematics_dataset files -> JSONL splits (docs/design.md §4).
 
 The source is a folder in the official v1.0 layout (`data.source_dir`; the release's
 `mathematics_dataset-v1.0/` folder works unchanged):
 
-    train-easy/ train-medium/ train-hard/ interpolate/   arithmetic__<module>.txt
-    extrapolate/                                          arithmetic__<module>_big|_longer.txt
+    train-easy/ train-medium/ train-hard/ interpolate/   <family>__<module>.txt
+    extrapolate/                                          <family>__<module>[_big|_longer|_more].txt
+
+The family of each module is `fxlab.config.MATHDS_FAMILY` (arithmetic, comparison, measurement, numbers).
 
 Each file alternates lines: a question, then its answer. `generate_mathds(cfg)` writes
 
-- `train`: the first `data.train_per_module` problems of every train-<difficulty>/arithmetic__<module>.txt
+- `train`: the first `data.train_per_module` problems of every train-<difficulty>/<family>__<module>.txt
   (per module AND per difficulty, i.e. per file; null = the whole file), for each of `data.modules`,
   minus the val problems and minus any problem whose text is also in val or a test split;
 - `val`: `data.val_size` problems drawn from that pool with `random.Random(f"{seed}/val")`, spread evenly
   over the (module, difficulty) files (largest remainder, in file order), all texts distinct;
 - one test split per module of `data.test_modules`, named by the file stem (`arithmetic__mul_big`): the
-  first `data.test_per_module` problems (null = all) of interpolate/ or extrapolate/arithmetic__<m>.txt.
+  first `data.test_per_module` problems (null = all) of interpolate/ or extrapolate/<family>__<m>.txt.
   By default: interpolate for every module of `data.modules`, and extrapolate for each module whose base
-  is in `data.modules` (`mul_big` -> `mul`).
+  is in `data.modules` (`mul_big` -> `mul`). extrapolate/measurement__conversion.txt has the name of the
+  training module; its split is `measurement__conversion_extrapolate` (module `conversion_extrapolate`).
 
 Files are read line by line and only the first N problems are read, so the official release (666,666
 problems per module and difficulty) costs no more than N. A record (keys sorted in the file):
@@ -38,16 +41,36 @@ import re
 from pathlib import Path
 
 from fxlab import UserError
-from fxlab.config import MATHDS_EXTRAPOLATE, Config, missing_file_message, resolve_path
+from fxlab.config import MATHDS_EXTRAPOLATE, MATHDS_FAMILY, Config, missing_file_message, resolve_path
 from fxlab.data import MAX_LINE_BYTES, text_lines
 
 DIFFICULTIES = ("easy", "medium", "hard")
-PREFIX = "arithmetic__"
+PREFIX = "arithmetic__"  # the arithmetic family's file prefix
+FAMILIES = ("arithmetic", "comparison", "measurement", "numbers")
 FORMAT = "mathematics_dataset two-line"  # names the format in messages of the line reader
 LAYOUT = ("expected the mathematics_dataset v1.0 layout: train-easy/ train-medium/ train-hard/ "
-          "interpolate/ extrapolate/ holding arithmetic__<module>.txt files (question and answer lines)")
+          "interpolate/ extrapolate/ holding <family>__<module>.txt files (question and answer lines)")
 _LITERAL = re.compile(r"\d+(?:\.\d+)?")  # unsigned number literals, for n_ops only
-_EXTRAPOLATE_NAME = re.compile(r"_(?:big|longer)(?:_|$)")
+_EXTRAPOLATE_NAME = re.compile(r"_(?:big|longer|more|extrapolate)(?:_|$)")
+_FAMILY_PREFIX = re.compile(rf"(?:{'|'.join(FAMILIES)})__")
+# A test module whose file stem is not its name: the file's module name (in extrapolate/).
+_FILE_MODULE = {"conversion_extrapolate": "conversion"}
+
+
+def family_of(module: str) -> str:
+    """The family of a training or test module: "sort_more" -> "comparison"."""
+    return MATHDS_FAMILY[MATHDS_EXTRAPOLATE.get(module, module)]
+
+
+def split_name(module: str) -> str:
+    """The test split of a module: "<family>__<module>" ("measurement__conversion_extrapolate")."""
+    return f"{family_of(module)}__{module}"
+
+
+def module_of(split: str) -> str:
+    """A split or file stem without its family prefix: "comparison__sort_more" -> "sort_more"."""
+    m = _FAMILY_PREFIX.search(split)
+    return split[m.end():] if m else split
 
 
 def count_ops(question: str) -> int:
@@ -73,21 +96,23 @@ def mathds_test_splits(cfg: Config) -> list[str]:
 
     With `data.modules: [mul]` and no `data.test_modules`: ["arithmetic__mul", "arithmetic__mul_big"].
     """
-    return [PREFIX + m for m in mathds_test_modules(cfg)]
+    return [split_name(m) for m in mathds_test_modules(cfg)]
 
 
 def section_of(split: str) -> str:
-    """"interpolate" | "extrapolate" for a mathds split or file stem ("arithmetic__<module>..."), from the
-    dataset's naming: extrapolation modules end in _big or _longer, also in a renamed copy such as
-    arithmetic__mul_big_full. "other" for a name without "arithmetic__".
+    """"interpolate" | "extrapolate" for a mathds split or file stem ("<family>__<module>..."), from the
+    dataset's naming: extrapolation modules end in _big, _longer or _more (and the conversion split in
+    _extrapolate), also in a renamed copy such as arithmetic__mul_big_full. "other" for a name without a
+    family prefix.
 
     >>> section_of("arithmetic__mul"), section_of("arithmetic__mixed_longer_v2"), section_of("probe")
     ('interpolate', 'extrapolate', 'other')
+    >>> section_of("comparison__sort_more"), section_of("measurement__conversion_extrapolate")
+    ('extrapolate', 'extrapolate')
     """
-    if PREFIX not in split:
+    if not _FAMILY_PREFIX.search(split):
         return "other"
-    module = split.split(PREFIX, 1)[1]
-    return "extrapolate" if _EXTRAPOLATE_NAME.search(module) else "interpolate"
+    return "extrapolate" if _EXTRAPOLATE_NAME.search(module_of(split)) else "interpolate"
 
 
 def read_problems(path: Path, limit: int | None = None):
@@ -115,7 +140,7 @@ def read_problems(path: Path, limit: int | None = None):
 
 
 def _file(source: Path, folder: str, module: str) -> Path:
-    path = source / folder / f"{PREFIX}{module}.txt"
+    path = source / folder / f"{family_of(module)}__{_FILE_MODULE.get(module, module)}.txt"
     if not path.is_file():
         raise UserError(f"data.source_dir {source}: missing {folder}/{path.name}; {LAYOUT}")
     return path
@@ -139,12 +164,12 @@ def generate_mathds(cfg: Config) -> dict[str, list[dict]]:
         raise UserError(f"data.source_dir {source} is not a folder; {LAYOUT}")
     # Check every file before reading any, so a bad folder fails at once.
     train_files = [(m, diff, _file(source, f"train-{diff}", m)) for m in d.modules for diff in DIFFICULTIES]
-    test_files = [(m, section_of(PREFIX + m), _file(source, section_of(PREFIX + m), m))
+    test_files = [(m, section_of(split_name(m)), _file(source, section_of(split_name(m)), m))
                   for m in mathds_test_modules(cfg)]
 
     tests: dict[str, list[dict]] = {}
     for module, section, path in test_files:
-        split = PREFIX + module
+        split = split_name(module)
         tests[split] = [_record(split, i, q, a, module, section)
                         for i, (_, q, a) in enumerate(read_problems(path, d.test_per_module))]
         if not tests[split]:
@@ -189,14 +214,18 @@ def generate_mathds(cfg: Config) -> dict[str, list[dict]]:
 def load_problem_file(path: Path) -> list[dict]:
     """Records of a file in the official two-line format, for `eval.py --data`; split = the file stem.
 
-    `module` is the stem without "arithmetic__"; `difficulty` is the folder's section (easy, medium,
-    hard, interpolate, extrapolate), or None when the file is not in such a folder.
+    `module` is the stem without its family prefix; `difficulty` is the folder's section (easy, medium,
+    hard, interpolate, extrapolate), or None when the file is not in such a folder. A file of extrapolate/
+    whose name is a training module's (measurement__conversion) gets the split name of its test split
+    (measurement__conversion_extrapolate), so that it does not share a row with the interpolate file.
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(missing_file_message(path, "data file"))
     stem, folder = path.stem, path.parent.name
-    module = stem[len(PREFIX):] if stem.startswith(PREFIX) else stem
+    if folder == "extrapolate" and section_of(stem) == "interpolate":
+        stem += "_extrapolate"
+    module = module_of(stem)
     difficulty = folder.removeprefix("train-") if folder.removeprefix("train-") in DIFFICULTIES \
         or folder in ("interpolate", "extrapolate") else None
     return [_record(stem, i, q, a, module, difficulty) for i, (_, q, a) in enumerate(read_problems(path))]

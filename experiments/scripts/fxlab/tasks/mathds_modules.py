@@ -44,7 +44,9 @@ _S = SLOT_CHAR
 MODULES = ("closest", "kth_biggest", "pair", "sort", "conversion", "time", "div_remainder", "gcd",
            "is_factor", "is_prime", "lcm", "list_prime_factors", "place_value", "round_number")
 _FAMILY = re.compile(r"^(?:comparison|measurement|numbers)__")
-_EXTRA = re.compile(r"_(?:more|big)$")  # the extrapolation files: same templates, more or bigger numbers
+# The extrapolation modules: same templates, more or bigger numbers ("_extrapolate": the conversion
+# module's extrapolation split, whose file has the training module's name).
+_EXTRA = re.compile(r"_(?:more|big|extrapolate)$")
 
 _FRACTION = re.compile(f"{_S}/{_S}")
 _CHOICE = re.compile(f"  {_S} {_S}")  # "  (a) 0.2": a label and its value
