@@ -29,7 +29,8 @@ CONFIGS = REPO_ROOT / "experiments" / "configs"
 SMALL, FULL = CONFIGS / "mathds_small.yaml", CONFIGS / "mathds_full.yaml"
 SAMPLE = REPO_ROOT / "experiments" / "mathds_sample"
 SHARED = REPO_ROOT.parent / "shared" / "mathds"
-ALL_TESTS = [f"{MATHDS_FAMILY[MATHDS_EXTRAPOLATE.get(m, m)]}__{m}" for m in list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)]
+ALL_TESTS = [f"{MATHDS_FAMILY[MATHDS_EXTRAPOLATE.get(m, m)]}__{m}"
+             for m in list(MATHDS_MODULES) + list(MATHDS_EXTRAPOLATE)]
 # The file of each test split: its name, but the conversion module's extrapolation file has the
 # training module's name.
 TEST_FILES = {s: s.removesuffix("_extrapolate") for s in ALL_TESTS}
