@@ -153,22 +153,36 @@ def test_train_and_eval_scripts_give_a_fone_column_read_with_the_trained_digit_c
     assert "FoNE" in out.split("=== Arithmetic Evaluation ===")[1].splitlines()[2]
 
 
+def balanced_pairs(n: int, max_digits: int, rng: random.Random) -> list[tuple[int, int]]:
+    """n distinct pairs whose operands have 1..max_digits digits, each length equally likely (the Abacus
+    paper's bucket sampling): small numbers are as common as large ones."""
+    def number() -> int:
+        d = rng.randint(1, max_digits)
+        return rng.randint(0 if d == 1 else 10 ** (d - 1), 10**d - 1)
+    pairs: set = set()
+    while len(pairs) < n:
+        pairs.add((number(), number()))
+    out = sorted(pairs)
+    rng.shuffle(out)
+    return out
+
+
 @pytest.mark.slow  # about 3 minutes on a shared 2-core CPU (one thread)
-def test_fairness_fone_learns_three_digit_addition(tmp_path):
-    """FoNE's home task (the paper's addition experiments, CPU-sized): trained on a + b with a, b in 0..999, it
-    answers >= 99% of held-out pairs exactly."""
-    rng = random.Random(0)
-    pairs = sorted({(rng.randint(0, 999), rng.randint(0, 999)) for _ in range(6000)})
-    rng.shuffle(pairs)
-    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs[:5000])]
+def test_fairness_fone_learns_addition_of_numbers_up_to_three_digits(tmp_path):
+    """FoNE's home task (the paper's addition experiments, CPU-sized): trained on 4000 sums a + b of
+    operands with 1-3 digits, it answers >= 99% of held-out pairs exactly, and the 3-digit + 3-digit ones too.
+    (With operands uniform on 0..999, i.e. almost all 3-digit, this model size sat on a plateau near 10%
+    for 1500 steps: the short operands are its curriculum.)"""
+    pairs = balanced_pairs(5000, 3, random.Random(0))
+    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs)]
     write_jsonl(tmp_path / "data" / "train.jsonl", records[:4000])
     write_jsonl(tmp_path / "data" / "val.jsonl", records[4000:4200])  # model selection
     write_manifest(tmp_path / "data", "arithmetic")
     cfg = config_from_dict({
         "task": "arithmetic", "seed": 0, "device": "cpu",
         "model": {"hidden_dim": 128, "num_layers": 3, "num_heads": 4, "dropout": 0.0, "max_seq_len": 16},
-        "training": {"epochs": 40, "batch_size": 64, "learning_rate": 5e-4, "warmup_steps": 100,
-                     "weight_decay": 0.1, "eval_every": 10},
+        "training": {"epochs": 32, "batch_size": 64, "learning_rate": 5e-4, "warmup_steps": 100,
+                     "weight_decay": 0.1, "eval_every": 8},
         "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
     })
     train("fone", cfg)
@@ -177,9 +191,10 @@ def test_fairness_fone_learns_three_digit_addition(tmp_path):
     model.load_state_dict(tensors["model"])
     assert int(model.int_digits) == 4 + FONE_ROOM  # the largest training sum has 4 digits
     test = records[4200:]  # never seen
-    predictions = model.predict([r["text"] for r in test])
-    accuracy = sum(p == r["target"] for p, r in zip(predictions, test)) / len(test)
-    assert accuracy >= 0.99, accuracy
+    correct = [p == r["target"] for p, r in zip(model.predict([r["text"] for r in test]), test)]
+    assert sum(correct) / len(test) >= 0.99, sum(correct) / len(test)
+    long = [c for c, r in zip(correct, test) if min(r["operands"]) >= 100]
+    assert len(long) >= 50 and sum(long) / len(long) >= 0.97, (len(long), sum(long) / len(long))
 
 
 def test_fone_doctests():
