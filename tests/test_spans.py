@@ -7,7 +7,6 @@ import json
 import math
 import random
 import re
-import statistics
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -406,17 +405,19 @@ def test_runtime_grows_linearly_on_adversarial_text():
     well under the 16x of a quadratic scan. A linearity check, not a speed target."""
     mixed = "".join(ADVERSARIAL)
 
-    def median_seconds(size):
+    def best_seconds(size):
+        """The fastest of 5 runs: another process on the machine only ever adds time, so the minimum is
+        the least noisy estimate of the scan's own cost."""
         text = _repeat(mixed, size)
         runs = []
-        for _ in range(3):
+        for _ in range(5):
             start = time.perf_counter()
             detect_spans(text)
             runs.append(time.perf_counter() - start)
-        return statistics.median(runs)
+        return min(runs)
 
-    median_seconds(5_000)  # warm the unit table and regex caches
-    ratio = median_seconds(100_000) / median_seconds(25_000)
+    best_seconds(5_000)  # warm the unit table and regex caches
+    ratio = best_seconds(100_000) / best_seconds(25_000)
     assert ratio < 8, ratio
 
 
