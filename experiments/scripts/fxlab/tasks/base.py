@@ -20,8 +20,6 @@ class Task:
     slot_kinds: tuple[str, ...] = ("number", "quantity", "unit")
     # The answer forms the hybrid's format head chooses between; () when the task has one form.
     formats: tuple[str, ...] = ()
-    # Metric sections eval reports besides exact match and relative error.
-    extra_metrics: tuple[str, ...] = ()
     # True where the generator and the teacher are ours, so every training record must be followed to its
     # target: one that is not is a data error (refused before training). False for external data
     # (mathds), where a question the teacher cannot follow is left out of training.

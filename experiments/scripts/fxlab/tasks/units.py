@@ -16,7 +16,6 @@ _ONE_STEP = {"convert": "convert", "can_add": "can_add"}
 
 class UnitsTask(Task):
     name = "units"
-    extra_metrics = ("dimensional_correctness", "boolean_accuracy")
 
     def test_splits(self, cfg) -> list[str]:
         return ["test_id", "test_ood_magnitude", "test_ood_types"]
