@@ -57,8 +57,8 @@ import fluxem
 from fxlab import UserError
 from fxlab.config import Config, ModelConfig
 from fxlab.data import load_split
-from fxlab.models.token_model import BOS, EOS, IGNORE, PAD, SEP, Block, decode, rope_tables
-from fxlab.models.xval import NUM, VOCAB_SIZE, segment
+from fxlab.models.token_model import BOS, EOS, IGNORE, PAD, SEP, Block, rope_tables
+from fxlab.models.xval import NUM, VOCAB_SIZE, predict_with_numbers, segment
 
 FONE_ROOM = 2  # integer digits beyond the training range's (module docstring)
 DEFAULT_INT_DIGITS = 10  # before the training split exists; eval.py then loads the trained count
@@ -286,22 +286,9 @@ class FoNEModel(nn.Module):
         whole, frac = digits[: -self.frac_digits], digits[-self.frac_digits :].rstrip("0")
         return ("-" if value < 0 else "") + whole + "." + frac
 
-    @torch.no_grad()
     def predict(self, texts: list[str]) -> list[str]:
         """Greedy answers from raw text; each generated [NUM] is written from its decoded digits and sign."""
-        was_training = self.training
-        self.eval()
-        prompts = []
-        for t in texts:
-            ids, values = segment(t)
-            prompts.append(([BOS] + ids + [SEP], [0.0] + values + [0.0]))
-        rows = [i for i, (p, _) in enumerate(prompts) if len(p) < self.max_seq_len]  # else "" (no room)
-        answers = [""] * len(texts)
-        if rows:
-            for i, tokens in zip(rows, self._greedy([prompts[i] for i in rows])):
-                answers[i] = "".join(self.write(value) if tok == NUM else decode([tok]) for tok, value in tokens)
-        self.train(was_training)
-        return answers
+        return predict_with_numbers(self, texts, self.write)
 
     def _decode_numbers(self, h: torch.Tensor) -> list[Fraction]:
         """The number each row of h (B, C) would write: its argmax digits and sign."""

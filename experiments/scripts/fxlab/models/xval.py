@@ -240,23 +240,9 @@ class XValModel(nn.Module):
 
     # ---------------------------------------------------------------- inference
 
-    @torch.no_grad()
     def predict(self, texts: list[str]) -> list[str]:
         """Greedy answers from raw text; each generated [NUM] is written as its regressed value."""
-        was_training = self.training
-        self.eval()
-        prompts = []
-        for t in texts:
-            ids, values = segment(t)
-            prompts.append(([BOS] + ids + [SEP], [0.0] + values + [0.0]))
-        rows = [i for i, (p, _) in enumerate(prompts) if len(p) < self.max_seq_len]  # else "" (no room)
-        answers = [""] * len(texts)
-        if rows:
-            for i, tokens in zip(rows, self._greedy([prompts[i] for i in rows])):
-                answers[i] = "".join(self.format_value(self.denormalize(m)) if tok == NUM else decode([tok])
-                                     for tok, m in tokens)
-        self.train(was_training)
-        return answers
+        return predict_with_numbers(self, texts, lambda m: self.format_value(self.denormalize(m)))
 
     def _greedy(self, prompts: list[tuple[list[int], list[float]]]) -> list[list[tuple[int, float]]]:
         """(token, normalized value) pairs of each answer (EOS excluded); KV-cached, left-padded batch."""
@@ -306,3 +292,23 @@ def build(cfg: Config) -> XValModel:
         return model
     model.value_scale.fill_(fit_scale(records))
     return model
+
+
+@torch.no_grad()
+def predict_with_numbers(model: nn.Module, texts: list[str], write) -> list[str]:
+    """Greedy answers of a decoder that reads and writes numbers as [NUM] tokens (xVal, FoNE): the prompt is
+    BOS + `segment(text)` + SEP, `model._greedy` gives (token, value) pairs, and each generated [NUM] is
+    written by `write(value)`. A prompt with no room for an answer inside model.max_seq_len gets ""."""
+    was_training = model.training
+    model.eval()
+    prompts = []
+    for t in texts:
+        ids, values = segment(t)
+        prompts.append(([BOS] + ids + [SEP], [0.0] + values + [0.0]))
+    rows = [i for i, (p, _) in enumerate(prompts) if len(p) < model.max_seq_len]
+    answers = [""] * len(texts)
+    if rows:
+        for i, tokens in zip(rows, model._greedy([prompts[i] for i in rows])):
+            answers[i] = "".join(write(value) if tok == NUM else decode([tok]) for tok, value in tokens)
+    model.train(was_training)
+    return answers
