@@ -35,7 +35,7 @@ def run_all(root: Path, *extra: str) -> subprocess.CompletedProcess:
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """{path: (sha256, mtime_ns)} of the data and of every checkpoint file."""
     files = [p for d in (root / "data", *(root / "results" / m for m in MODELS)) for p in d.iterdir()
-             if p.suffix in (".pt", ".json", ".jsonl")]  # not the hybrid's token cache (data/tokenized/)
+             if p.suffix in (".pt", ".json", ".jsonl")]  # checkpoints and data files only
     return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
             for p in files}
 
