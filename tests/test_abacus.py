@@ -149,6 +149,59 @@ def test_train_and_eval_scripts_give_an_abacus_column(tmp_path, capsys):
     assert (tmp_path / "results" / "predictions" / "abacus" / "test_id.jsonl").is_file()
 
 
+def balanced_pairs(n: int, max_digits: int, rng: random.Random) -> list[tuple[int, int]]:
+    """n distinct pairs whose operands have 1..max_digits digits, each length equally likely (the paper's
+    bucket sampling of operand lengths)."""
+    def number() -> int:
+        d = rng.randint(1, max_digits)
+        return rng.randint(0 if d == 1 else 10 ** (d - 1), 10**d - 1)
+    pairs: set = set()
+    while len(pairs) < n:
+        pairs.add((number(), number()))
+    out = sorted(pairs)
+    rng.shuffle(out)
+    return out
+
+
+@pytest.mark.slow  # about 5 minutes on a 2-core CPU (one thread), longer under load
+def test_fairness_abacus_on_the_papers_length_generalization_setting(tmp_path):
+    """The paper's setting, CPU-sized: trained on sums of operands with 1-6 digits (each length equally
+    likely), the model must be exact in distribution (asserted), and the paper's claim is that it then adds
+    longer operands (7 and 8 digits here). At this size it does not (module docstring, "Length
+    generalization at this scale"): the test then ends as an expected failure that states the measured rates,
+    and passes outright if a change makes the longer sums >= 90% right."""
+    rng = random.Random(0)
+    pairs = balanced_pairs(20400, 6, rng)
+    records = [arithmetic_record("fair", i, [a, b], ["+"]) for i, (a, b) in enumerate(pairs)]
+    write_jsonl(tmp_path / "data" / "train.jsonl", records[:20000])
+    write_jsonl(tmp_path / "data" / "val.jsonl", records[20000:20200])  # model selection
+    write_manifest(tmp_path / "data", "arithmetic")
+    cfg = config_from_dict({
+        "task": "arithmetic", "seed": 0, "device": "cpu",
+        "model": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "dropout": 0.0, "max_seq_len": 48,
+                  "abacus_max_k": 20},
+        "training": {"epochs": 16, "batch_size": 64, "learning_rate": 1e-3, "warmup_steps": 200,
+                     "weight_decay": 0.1, "eval_every": 4},
+        "paths": {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")},
+    })
+    train("abacus", cfg)
+    tensors, _ = load_checkpoint(tmp_path / "results" / "abacus" / "best", cfg, "")
+    model = build_model("abacus", cfg)
+    model.load_state_dict(tensors["model"])
+    test = records[20200:]  # never seen
+    in_dist = sum(p == r["target"] for p, r in zip(model.predict([r["text"] for r in test]), test)) / len(test)
+    assert in_dist >= 0.99, in_dist
+    longer = {}
+    for digits in (7, 8):
+        sums = [(rng.randint(10 ** (digits - 1), 10**digits - 1), rng.randint(10 ** (digits - 1), 10**digits - 1))
+                for _ in range(200)]
+        predictions = model.predict([f"{a} + {b}" for a, b in sums])
+        longer[digits] = sum(p == str(a + b) for p, (a, b) in zip(predictions, sums)) / len(sums)
+    if min(longer.values()) < 0.9:
+        pytest.xfail(f"in distribution {in_dist:.1%}; exact on 7-digit operands {longer[7]:.1%}, on 8-digit "
+                     f"{longer[8]:.1%}: the paper's length generalization needs more than this CPU budget")
+
+
 def test_abacus_doctests():
     import doctest
     result = doctest.testmod(abacus)
