@@ -163,7 +163,7 @@ def balanced_pairs(n: int, max_digits: int, rng: random.Random) -> list[tuple[in
     return out
 
 
-@pytest.mark.slow  # about 5 minutes on a 2-core CPU (one thread), longer under load
+@pytest.mark.slow  # about 2 minutes on an idle 2-core CPU (one thread), 5 under load
 def test_fairness_abacus_on_the_papers_length_generalization_setting(tmp_path):
     """The paper's setting, CPU-sized: trained on sums of operands with 1-6 digits (each length equally
     likely), the model must be exact in distribution (asserted), and the paper's claim is that it then adds
