@@ -167,7 +167,7 @@ def balanced_pairs(n: int, max_digits: int, rng: random.Random) -> list[tuple[in
     return out
 
 
-@pytest.mark.slow  # about 3 minutes on a shared 2-core CPU (one thread)
+@pytest.mark.slow  # about 80 s on an idle 2-core CPU (one thread), 3 minutes under load
 def test_fairness_fone_learns_addition_of_numbers_up_to_three_digits(tmp_path):
     """FoNE's home task (the paper's addition experiments, CPU-sized): trained on 4000 sums a + b of
     operands with 1-3 digits, it answers >= 99% of held-out pairs exactly, and the 3-digit + 3-digit ones too.
