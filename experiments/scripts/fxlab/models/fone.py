@@ -65,7 +65,7 @@ from fxlab import UserError
 from fxlab.config import Config, ModelConfig
 from fxlab.data import load_split
 from fxlab.models.token_model import BOS, EOS, IGNORE, PAD, SEP, Block, rope_tables
-from fxlab.models.xval import NUM, VOCAB_SIZE, predict_with_numbers, segment
+from fxlab.models.xval import NUM, VOCAB_SIZE, left_padded, predict_with_numbers, segment
 
 FONE_ROOM = 2  # integer digits beyond the training range's (module docstring)
 DEFAULT_INT_DIGITS = 10  # before the training split exists; eval.py then loads the trained count
@@ -306,18 +306,9 @@ class FoNEModel(nn.Module):
     def _greedy(self, prompts: list[tuple[list[int], list[float]]]) -> list[list[tuple[int, Fraction]]]:
         """(token, value) pairs of each answer (EOS excluded); KV-cached, left-padded batch."""
         device = self.wte.weight.device
-        B, L = len(prompts), max(len(p) for p, _ in prompts)
-        lengths = torch.tensor([len(p) for p, _ in prompts], device=device)  # (B,)
-        idx = torch.full((B, L), PAD, dtype=torch.long, device=device)  # (B, L), left-padded
-        values = torch.zeros((B, L), dtype=torch.float64)  # (B, L)
-        for b, (p, v) in enumerate(prompts):
-            idx[b, L - len(p):] = torch.tensor(p, device=device)
-            values[b, L - len(p):] = torch.tensor(v, dtype=torch.float64)
-        valid = torch.arange(L, device=device)[None, :] >= (L - lengths)[:, None]  # (B, L) real tokens
-        pos = (valid.cumsum(dim=1) - 1).clamp(min=0)  # (B, L): 0 at each row's first real token
-        causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
-        eye = torch.eye(L, dtype=torch.bool, device=device)  # pad queries see themselves (no all-masked rows)
-        mask = ((causal[None] & valid[:, None, :]) | eye[None]).unsqueeze(1)  # (B, 1, L, L)
+        idx, values, lengths, valid, pos, mask = left_padded(prompts, device)
+        values = values.cpu()  # (B, L): the FoNE features are computed on the CPU in float64
+        B = idx.shape[0]
         caches: list[dict] = [{} for _ in self.blocks]
         h = self.hidden(idx, values, pos, mask, caches)[:, -1]  # (B, C)
         out: list[list[tuple[int, Fraction]]] = [[] for _ in range(B)]

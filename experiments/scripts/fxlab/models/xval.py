@@ -247,19 +247,9 @@ class XValModel(nn.Module):
     def _greedy(self, prompts: list[tuple[list[int], list[float]]]) -> list[list[tuple[int, float]]]:
         """(token, normalized value) pairs of each answer (EOS excluded); KV-cached, left-padded batch."""
         device = self.wte.weight.device
-        B, L = len(prompts), max(len(p) for p, _ in prompts)
-        lengths = torch.tensor([len(p) for p, _ in prompts], device=device)  # (B,)
-        idx = torch.full((B, L), PAD, dtype=torch.long, device=device)  # (B, L), left-padded
-        raw = torch.zeros((B, L), dtype=torch.float64, device=device)  # (B, L)
-        for b, (p, v) in enumerate(prompts):
-            idx[b, L - len(p):] = torch.tensor(p, device=device)
-            raw[b, L - len(p):] = torch.tensor(v, dtype=torch.float64, device=device)
+        idx, raw, lengths, valid, pos, mask = left_padded(prompts, device)
+        B, L = idx.shape
         mult = torch.where(idx == NUM, self.normalize(raw), torch.ones(B, L, device=device))  # (B, L)
-        valid = torch.arange(L, device=device)[None, :] >= (L - lengths)[:, None]  # (B, L) real tokens
-        pos = (valid.cumsum(dim=1) - 1).clamp(min=0)  # (B, L): 0 at each row's first real token
-        causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
-        eye = torch.eye(L, dtype=torch.bool, device=device)  # pad queries see themselves (no all-masked rows)
-        mask = ((causal[None] & valid[:, None, :]) | eye[None]).unsqueeze(1)  # (B, 1, L, L)
         caches: list[dict] = [{} for _ in self.blocks]
         h = self.hidden(idx, mult, pos, mask, caches)[:, -1]  # (B, C)
         out: list[list[tuple[int, float]]] = [[] for _ in range(B)]
@@ -312,3 +302,23 @@ def predict_with_numbers(model: nn.Module, texts: list[str], write) -> list[str]
             answers[i] = "".join(write(value) if tok == NUM else decode([tok]) for tok, value in tokens)
     model.train(was_training)
     return answers
+
+
+def left_padded(prompts: list[tuple[list[int], list[float]]], device):
+    """The tensors of a left-padded batch of [NUM]-token prompts for cached greedy decoding (xVal, FoNE):
+    idx (B, L) token ids, raw (B, L) float64 values, lengths (B,), valid (B, L) real tokens, pos (B, L)
+    positions from each row's first real token, mask (B, 1, L, L) causal over real tokens (a pad query sees
+    itself, so no row is all masked)."""
+    B, L = len(prompts), max(len(p) for p, _ in prompts)
+    lengths = torch.tensor([len(p) for p, _ in prompts], device=device)  # (B,)
+    idx = torch.full((B, L), PAD, dtype=torch.long, device=device)  # (B, L)
+    raw = torch.zeros((B, L), dtype=torch.float64, device=device)  # (B, L)
+    for b, (p, v) in enumerate(prompts):
+        idx[b, L - len(p):] = torch.tensor(p, device=device)
+        raw[b, L - len(p):] = torch.tensor(v, dtype=torch.float64, device=device)
+    valid = torch.arange(L, device=device)[None, :] >= (L - lengths)[:, None]  # (B, L)
+    pos = (valid.cumsum(dim=1) - 1).clamp(min=0)  # (B, L)
+    causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
+    eye = torch.eye(L, dtype=torch.bool, device=device)
+    mask = ((causal[None] & valid[:, None, :]) | eye[None]).unsqueeze(1)  # (B, 1, L, L)
+    return idx, raw, lengths, valid, pos, mask
