@@ -24,10 +24,12 @@ from .number import NumberEncoder, _plain_rows, _real_embeddings
 from .quantity import QuantityEncoder
 from .spans import Span
 
-# Type ids: the three FluxEM type tags, then plain text tokens (for models that mix characters and slots).
-# A "time" or "label" span is encoded as a number and gets the number type.
+# Type ids: the three FluxEM type tags, then plain text tokens (for models that mix characters and slots),
+# then the index-like spans. A "time" span is encoded as a number (its minutes) and gets the number type;
+# a choice label, an ordinal and a place are encoded as numbers too (index, k, 10**p) but get their own
+# types: "(b)" must not look like the value 1 beside it ("(b) 1"), nor "the third" like a list item.
 TYPE_IDS = {"number": L.TYPE_NUMBER, "quantity": L.TYPE_QUANTITY, "unit": L.TYPE_UNIT, "text": 3,
-            "time": L.TYPE_NUMBER, "label": L.TYPE_NUMBER}
+            "time": L.TYPE_NUMBER, "label": 4, "ordinal": 5, "place": 6}
 N_TYPES = len(set(TYPE_IDS.values()))
 
 
@@ -60,7 +62,8 @@ def span_vectors(spans: Sequence[Span]) -> np.ndarray:
 
 
 def _other_row(span: Span) -> np.ndarray:
-    """(128,) vector of a quantity or bare-unit span; a "time" or "label" span is its number (minutes, index)."""
+    """(128,) vector of a quantity or bare-unit span; a "time", "label", "ordinal" or "place" span is its
+    number (minutes, index, k, 10**p)."""
     if span.kind == "quantity":
         return _QUANTITIES.encode(span.value, span.unit)
     return _QUANTITIES.encode_unit(span.unit) if span.kind == "unit" else _NUMBERS.encode(span.exact)

@@ -89,11 +89,19 @@ Number words
   fraction or a cardinal may also take a unit directly, as digits do: "a quarter mile", "five
   minutes", "three-day".
 - Span text: from the first number word (or "a"/"an") to its last word, or to the end of the unit.
-- Not numbers: ordinals ("the third biggest"); a number word inside a hyphenated word that is neither a
-  number, a fraction nor a unit ("twenty-third", "one-off": no span); "one" after the, this, that,
-  which, no, any, every, each, some or another ("the one", "no one"); a cardinal before a plural scale
-  word, a place name ("the ten thousands digit"). Not read: signs in words ("minus three"), "two and a
-  half" (the spans "two" and "a half"), scale words alone ("hundred").
+- Not numbers: a number word inside a hyphenated word that is neither a number, a fraction nor a unit
+  ("twenty-third", "one-off": no span); "one" after the, this, that, which, no, any, every, each, some
+  or another ("the one", "no one"). Not read: signs in words ("minus three"), "two and a half" (the
+  spans "two" and "a half"), scale words alone ("hundred").
+
+Ordinals and places (after "the")
+- "the first" ... "the twentieth" (and the generator's "twelth"), followed by a space: kind "ordinal",
+  value and exact the int k; the span is the ordinal word alone ("the third biggest value" -> "third",
+  3). Without "the" an ordinal word is no span ("a third attempt"), and "a third of" is a fraction.
+- A place name after "the" and before " digit" or " place": "units", "tens", "hundreds", "thousands",
+  "ten thousands", "hundred thousands", ... "hundred decillions": kind "place", value and exact the
+  place's value 10**p as an int ("the ten thousands digit" -> "ten thousands", 10000). A place name is
+  never a number ("ten" in "the ten thousands digit" is not 10).
 
 Clock times
 - "5:28 AM", "12:25 PM", also "5:28pm" and "5:28 p.m." (hour 1-12, two-digit minutes): kind "time",
@@ -222,6 +230,18 @@ _DENOMINATOR_WORDS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "sixth": 
                       "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twelth": 12, "thirteenth": 13,
                       "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
                       "nineteenth": 19, "twentieth": 20, "hundredth": 100, "thousandth": 1000}
+# Ordinals after "the" ("the third biggest"): kind "ordinal", value k.
+_ORDINAL_WORDS = {w: k for k, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split(), 1)} | {"twelth": 12}
+# Place names after "the" and before " digit" / " place": kind "place", value 10**p.
+_PLACE_WORDS = {"units": 0, "tens": 1, "hundreds": 2}
+for _i, _scale in enumerate(("thousands millions billions trillions quadrillions quintillions sextillions "
+                             "septillions octillions nonillions decillions").split()):
+    for _j, _first in enumerate(("", "ten ", "hundred ")):
+        _PLACE_WORDS[_first + _scale] = 3 + 3 * _i + _j
+_THE_WORD = re.compile(r"(?P<word>[a-z]+(?: [a-z]+)?)")
+_PLACE_AFTER = re.compile(r"[ \u00a0](?:digit|place)(?!\w)")
 _PLURAL_DENOMINATORS = {("halves" if w == "half" else w + "s"): d for w, d in _DENOMINATOR_WORDS.items()}
 # "the one", "no one", "which one": the pronoun, not the number 1.
 _ONE_PRONOUN_AFTER = frozenset("the this that which no any every each some another".split())
@@ -254,6 +274,7 @@ _WORD_BODY = (
     r"(?P<w>(?:" + _trie(list(_SMALL_WORDS) + [w.capitalize() for w in _SMALL_WORDS]) + r")\b"
     r"|[Aa]n?[ \u00a0](?=(?:" + _trie(_DENOMINATOR_WORDS) + r")\b)"
     r"|[Hh]ow many[ \u00a0]"
+    r"|[Tt]he[ \u00a0](?=(?:" + _trie(list(_ORDINAL_WORDS) + list(_PLACE_WORDS)) + r")\b)"
     r"|\((?=[a-z]\)))"
 )
 _WORD_FIRST_CHARS = frozenset("(HhAa" + "".join({w[0] + w[0].upper() for w in _SMALL_WORDS}))
@@ -277,15 +298,17 @@ class Span:
     """One detected span; `text == source[start:end]`.
 
     - kind: "number", "quantity" (a number with a physical unit, percent included), "unit" (bare),
-      "time" (a clock time, "5:28 PM") or "label" (a choice label, "(a)"). Numbers in words are
+      "time" (a clock time, "5:28 PM"), "label" (a choice label, "(a)"), "ordinal" ("the third
+      biggest") or "place" ("the ten thousands digit"). Numbers in words are
       "number" or "quantity" spans like digits ("seventy-one fifths of a milligram").
     - value: int for integer literals (and integral scaled ones, "$2.1bn"; cardinals in words), float
       otherwise; None for a bare unit. A time's value is its minutes since midnight ("5:28 PM" -> 1048),
-      a label's the letter's index ("(c)" -> 2), both ints.
+      a label's the letter's index ("(c)" -> 2), an ordinal's k ("third" -> 3), a place's value ("tens"
+      -> 10), all ints.
     - unit: for "quantity" and "unit", the unit as written ("km", "%", "percent"; hyphens inside a name
       read as spaces: "square-foot" -> "square foot"), always accepted by `parse_unit`. For "number":
       None, or the ISO 4217 code of a currency sign ("$5" -> "USD", "€5" -> "EUR"); a currency is not a
-      physical unit, so the span's vector is the number's. None for "time" and "label".
+      physical unit, so the span's vector is the number's. None for "time", "label", "ordinal", "place".
     - exact: the literal's exact value: the int for an integer, else a Fraction ("0.1" -> 1/10,
       "6.02e23", "2 1/2" -> 5/2), so that it encodes exactly; float(exact) == value. None for a bare unit.
 
@@ -296,15 +319,15 @@ class Span:
     start: int
     end: int
     text: str
-    kind: str  # "number" | "quantity" | "unit" | "time" | "label"
+    kind: str  # "number" | "quantity" | "unit" | "time" | "label" | "ordinal" | "place"
     value: int | float | None  # None for a bare unit
     unit: str | None = None  # the unit as written, or a currency's ISO code (see above)
     exact: int | Fraction | None = None  # the exact value as written; None for a bare unit
 
 
 def detect_spans(text: str) -> list[Span]:
-    """Return the numbers (in digits or words), quantities, units, clock times and choice labels in
-    `text`, sorted and non-overlapping.
+    """Return the numbers (in digits or words), quantities, units, clock times, choice labels, ordinals
+    and place names in `text`, sorted and non-overlapping.
 
     Never raises on a str; raises TypeError on anything else. Linear time (see the module docstring).
 
@@ -515,6 +538,8 @@ class _Scanner:
             return self._label(i)
         if w[0] in "Hh":  # "how many ": the unit after it is the one the answer is in
             return self._bare_unit(i + len(w))
+        if w[0] in "Tt" and w[1:3] == "he" and len(w) == 4:  # "the " before an ordinal or a place name
+            return self._ordinal_or_place(i + 4)
         if w[0] in "Aa":  # "a half", "an eighth"
             return self._article_fraction(i, i + len(w))
         return self._number_words(i)
@@ -531,6 +556,25 @@ class _Scanner:
         self.labels = index + 1
         self._emit(i, after, "label", index, None, index)
         return after
+
+    def _ordinal_or_place(self, j: int) -> int:
+        """After "the ": a place name before " digit"/" place" (longest first: "ten thousands"), else an
+        ordinal word followed by a space; see "Ordinals and places". Returns the cursor."""
+        t = self.t
+        m = _THE_WORD.match(t, j)
+        words = m["word"].split(" ") if m else []
+        for count in (2, 1)[2 - len(words):]:
+            name = " ".join(words[:count])
+            end = j + len(name)
+            if name in _PLACE_WORDS and _PLACE_AFTER.match(t, end):
+                self._emit(j, end, "place", 10 ** _PLACE_WORDS[name], None, 10 ** _PLACE_WORDS[name])
+                return end
+        k = _ORDINAL_WORDS.get(words[0]) if words else None
+        end = j + len(words[0]) if words else j
+        if k is not None and end < self.n and t[end] in " \u00a0":
+            self._emit(j, end, "ordinal", k, None, k)
+            return end
+        return j
 
     def _article_fraction(self, i: int, j: int) -> int:
         """"a half", "a quarter", and "a third of", "an eighth of" ...: without "of", "a third" is

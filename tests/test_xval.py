@@ -208,14 +208,14 @@ def test_units_task_through_the_scripts(tmp_path, capsys):
     assert fit_scale(train) == max(abs(v) for r in train for t in (r["text"], r["target"]) for v in segment(t)[1])
 
 
-# ---------------------------------------------------------------- the hybrid's slot_features ablation
+# ---------------------------------------------------------------- the hybrid's slot_embedding: hidden control
 
 
-def test_hybrid_hidden_slot_features_carry_the_type_but_not_the_value(tmp_path):
-    """model.slot_features: hidden zeroes the FluxEM features fed to the network: slot embeddings, and so
-    the whole encoding and the predicted roles, are the same for any values in the same places."""
+def test_hybrid_hidden_slot_embedding_carries_the_type_but_not_the_value(tmp_path):
+    """model.slot_embedding: hidden shows the network no value: slot embeddings, and so the whole encoding
+    and the predicted roles, are the same for any values in the same places."""
     texts = ["3 + 4 * 5", "77 + 12 * 90", "0 + 99999 * 1"]  # same characters between the numbers
-    hidden = build_model("hybrid", make_cfg(tmp_path, slot_features="hidden")).eval()
+    hidden = build_model("hybrid", make_cfg(tmp_path, slot_embedding="hidden")).eval()
     batch = hidden._batch([hidden._initial_features(t) for t in texts])
     h = hidden.encode(batch)
     # equal up to float rounding of batched kernels (a value leak would differ by ~1e-1, as below)
@@ -223,20 +223,23 @@ def test_hybrid_hidden_slot_features_carry_the_type_but_not_the_value(tmp_path):
     torch.testing.assert_close(h[2], h[0], rtol=0, atol=1e-5)
     assert hidden.predict_steps(texts[:1]) * 3 == hidden.predict_steps(texts)
     # the type still reaches the network: a quantity slot embeds differently from a number slot
-    units = build_model("hybrid", make_cfg(tmp_path, task="units", slot_features="hidden")).eval()
+    units = build_model("hybrid", make_cfg(tmp_path, task="units", slot_embedding="hidden")).eval()
     q = units._batch([units._initial_features("3 m + 4 m"), units._initial_features("3 + 4 + 5")])
     assert (units.encode(q)[0, 1] - units.encode(q)[1, 1]).abs().max() > 1e-2
     # the default shows the values: the same texts encode differently (same seed, same weights)
     shown = build_model("hybrid", make_cfg(tmp_path)).eval()
-    assert not shown.hide_features
-    h_shown = shown.encode(batch)
+    h_shown = shown.encode(shown._batch([shown._initial_features(t) for t in texts]))
     assert (h_shown[1] - h_shown[0]).abs().max() > 1e-2
 
 
-def test_hybrid_slot_features_is_checked(tmp_path):
+def test_hybrid_slot_embedding_is_checked_and_the_old_key_named(tmp_path):
     from fxlab import UserError
-    with pytest.raises(UserError, match="model.slot_features.*fluxem, hidden"):
-        make_cfg(tmp_path, slot_features="none")
+    with pytest.raises(UserError, match="model.slot_embedding.*fluxem, fone, xval, digits, hidden"):
+        make_cfg(tmp_path, slot_embedding="none")
+    with pytest.raises(UserError, match="model.value_readout.*executor, pointer"):
+        make_cfg(tmp_path, value_readout="both")
+    with pytest.raises(UserError, match="now model.slot_embedding"):
+        make_cfg(tmp_path, slot_features="hidden")
 
 
 def test_log_scaling_variant_round_trips_and_clips(tmp_path):

@@ -41,7 +41,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TASKS = ("arithmetic", "units", "mathds")
 DEVICES = ("auto", "cpu", "cuda")
 READOUTS = ("algebraic", "regression")
-SLOT_FEATURES = ("fluxem", "hidden")  # hybrid: what a span slot shows the network (see hybrid.py)
+# hybrid: what a span slot shows the network (fxlab/models/slot_embedding.py), and who reads values
+SLOT_EMBEDDINGS = ("fluxem", "fone", "xval", "digits", "hidden")
+VALUE_READOUTS = ("executor", "pointer")
 XVAL_SCALINGS = ("linear", "log")  # xval: value normalization (see xval.py)
 ANSWER_ORDERS = ("forward", "reversed")  # token model: how the answer is written (see token_model.py)
 ATTN_SIDES = ("both", "left")  # hybrid: which neighbours the local attention reads (see hybrid.py)
@@ -112,7 +114,8 @@ class ModelConfig:
     readout: str = "algebraic"  # hybrid only: "algebraic" | "regression"
     attn_window: int = 8  # hybrid only: local attention window
     attn_side: str = "both"  # hybrid only: "both" (+-W) | "left" (offsets -W..0: a token reads only what precedes it)
-    slot_features: str = "fluxem"  # hybrid only: "fluxem" | "hidden" (ablation: slots carry the type, not the value)
+    slot_embedding: str = "fluxem"  # hybrid only: fluxem | fone | xval | digits | hidden (the control: no value)
+    value_readout: str = "executor"  # hybrid only: "executor" | "pointer" (the network orders values: hybrid.py)
     xval_scaling: str = "linear"  # xval only: "linear" (the paper: 5 * v / max|v|) | "log" (signed log, a variant)
     answer_order: str = "forward"  # token model only: "forward" | "reversed" (least-significant digit first)
     abacus_max_k: int = 100  # abacus only: training adds an offset k in 0..abacus_max_k to digit indices (paper: 100)
@@ -339,6 +342,10 @@ def _set_dotted(raw: dict, key: str, value, origin: str = "command line") -> Non
     section[parts[1]] = value
 
 
+# Keys of earlier versions: the hint says what replaced them.
+RENAMED_KEYS = {"model.slot_features": "it is now model.slot_embedding (fluxem | fone | xval | digits | hidden)"}
+
+
 def _dotted_keys() -> list[str]:
     keys = [f.name for f in dataclasses.fields(Config) if f.name not in SECTIONS]
     for name, cls in SECTIONS.items():
@@ -353,6 +360,8 @@ def _key_hint(key: str) -> str:
     >>> _key_hint("trainig.epochs"), _key_hint("model.zzz")[:33]
     ('did you mean training.epochs, training.min_epochs?', "the keys of section 'model' are: ")
     """
+    if key in RENAMED_KEYS:
+        return RENAMED_KEYS[key]
     close = difflib.get_close_matches(key, _dotted_keys(), n=3, cutoff=0.75) if len(key) <= 100 else []
     if close:
         return f"did you mean {', '.join(close)}?"
@@ -371,8 +380,8 @@ def _required(f: dataclasses.Field) -> bool:
 def _reject_unknown(raw: dict, known: dict, prefix: str, source: str) -> None:
     for key in raw:
         if key not in known:
-            allowed = ", ".join(known)
-            raise UserError(f"unknown config key '{prefix}{key}' in {source}; allowed: {allowed}")
+            hint = RENAMED_KEYS.get(f"{prefix}{key}") or f"allowed: {', '.join(known)}"
+            raise UserError(f"unknown config key '{prefix}{key}' in {source}; {hint}")
 
 
 def _build_section(cls, raw, name: str, source: str):
@@ -476,8 +485,10 @@ def validate(cfg: Config, source: str = "<config>") -> None:
     need(m.max_seq_len >= 8, "model.max_seq_len", "must be >= 8")
     need(m.readout in READOUTS, "model.readout", f"must be one of {', '.join(READOUTS)}")
     need(m.attn_window >= 1, "model.attn_window", "must be >= 1")
-    need(m.slot_features in SLOT_FEATURES, "model.slot_features",
-         f"must be one of {', '.join(SLOT_FEATURES)}, got {short(m.slot_features)}")
+    need(m.slot_embedding in SLOT_EMBEDDINGS, "model.slot_embedding",
+         f"must be one of {', '.join(SLOT_EMBEDDINGS)}, got {short(m.slot_embedding)}")
+    need(m.value_readout in VALUE_READOUTS, "model.value_readout",
+         f"must be one of {', '.join(VALUE_READOUTS)}, got {short(m.value_readout)}")
     need(m.xval_scaling in XVAL_SCALINGS, "model.xval_scaling",
          f"must be one of {', '.join(XVAL_SCALINGS)}, got {short(m.xval_scaling)}")
     need(m.attn_side in ATTN_SIDES, "model.attn_side",
@@ -543,15 +554,19 @@ FINGERPRINT_EXCLUDE = {"device", "paths", "training.epochs", "training.eval_batc
 # Keys added after checkpoints existed: left out of the hash while they hold their default, so a config
 # that does not use them keeps its fingerprint (and its trained checkpoints stay loadable).
 FINGERPRINT_OMIT_IF_DEFAULT = {"model.attn_side": "both", "model.abacus_max_k": 100, "model.fone_int_digits": 0,
-                               "model.fone_frac_digits": 0}
+                               "model.fone_frac_digits": 0, "model.slot_embedding": "fluxem",
+                               "model.value_readout": "executor"}
 
 
 # Keys that one model alone reads (ModelConfig's comments): a model's fingerprint leaves out the other
 # models' keys, so that, e.g., switching the hybrid's attn_side does not invalidate the token-only and
 # xVal checkpoints trained under the same config.
-MODEL_ONLY_KEYS = {"model.readout": "hybrid", "model.attn_window": "hybrid", "model.attn_side": "hybrid",
-                   "model.slot_features": "hybrid", "model.xval_scaling": "xval", "model.answer_order": "token_only",
-                   "model.abacus_max_k": "abacus", "model.fone_int_digits": "fone", "model.fone_frac_digits": "fone"}
+# (The hybrid with model.slot_embedding fone reads the fone digit counts too: they stay in its fingerprint.)
+MODEL_ONLY_KEYS = {"model.readout": ("hybrid",), "model.attn_window": ("hybrid",), "model.attn_side": ("hybrid",),
+                   "model.slot_embedding": ("hybrid",), "model.value_readout": ("hybrid",),
+                   "model.xval_scaling": ("xval",), "model.answer_order": ("token_only",),
+                   "model.abacus_max_k": ("abacus",), "model.fone_int_digits": ("fone", "hybrid"),
+                   "model.fone_frac_digits": ("fone", "hybrid")}
 
 
 def fingerprint(cfg: Config, model: str | None = None) -> str:
@@ -560,8 +575,8 @@ def fingerprint(cfg: Config, model: str | None = None) -> str:
     on load: see fxlab.train.loop)."""
     d = cfg.to_dict()
     if model is not None:
-        for key, owner in MODEL_ONLY_KEYS.items():
-            if owner != model:
+        for key, owners in MODEL_ONLY_KEYS.items():
+            if model not in owners:
                 d["model"].pop(key.partition(".")[2])
     for key in FINGERPRINT_EXCLUDE:
         section, _, name = key.partition(".")

@@ -32,7 +32,9 @@ from fluxem.units import canonical_si_unit, convert_exact, to_si_exact
 _numbers = fluxem.NumberEncoder()
 _quantities = fluxem.QuantityEncoder()
 
-ROOT_ORDERS = tuple(range(2, 11))
+# root<k> for the roots named by a word of their own ("the square root", "the cube root"); "the eighth
+# root of x" names its k with an ordinal span and is `root_of`.
+ROOT_ORDERS = (2, 3)
 
 
 class StepError(ValueError):
@@ -43,9 +45,10 @@ class StepError(ValueError):
 class Value:
     """One slot's payload.
 
-    kind: "number" | "quantity" | "unit" | "boolean" | "time" | "label" | "list". `vector` is the FluxEM
-    vector (128,) float64 (a boolean holds the number 1 or 0, a time its minutes since midnight, a label
-    its letter's index, a list the vector of its last item, so every slot can re-enter the network). A
+    kind: "number" | "quantity" | "unit" | "boolean" | "time" | "label" | "ordinal" | "place" | "list".
+    `vector` is the FluxEM vector (128,) float64 (a boolean holds the number 1 or 0, a time its minutes
+    since midnight, a label its letter's index, an ordinal its k, a place its value 10**p, a list the
+    vector of its last item, so every slot can re-enter the network). A
     quantity or unit keeps the unit as written (`unit`), and a quantity its exact value in that unit
     (`exact`, a Fraction) when the span detector read one: the vectors' float channels hold SI values,
     and text answers are exact.
@@ -72,7 +75,8 @@ class Value:
 def value_of_span(span) -> Value:
     """The Value of a span from `fluxem.detect_spans`. A number's `form` follows its literal: an integer is
     "int", a non-integer "decimal" when written with a decimal point, else "fraction" ("-3/74", "two
-    thirds"); a clock time holds its minutes since midnight, a choice label its letter's index."""
+    thirds"); a clock time holds its minutes since midnight, a choice label its letter's index, an
+    ordinal its k, a place name its value 10**p."""
     exact = None if span.exact is None else Fraction(span.exact)
     if span.kind == "number":
         x = span.exact if span.exact is not None else span.value
@@ -81,7 +85,7 @@ def value_of_span(span) -> Value:
         return Value("number", _numbers.encode(x), form=form)
     if span.kind == "quantity":
         return Value("quantity", _quantities.encode(span.value, span.unit), span.unit, exact)
-    if span.kind in ("time", "label"):
+    if span.kind in ("time", "label", "ordinal", "place"):
         return Value(span.kind, _numbers.encode(int(span.value)))
     return Value("unit", _quantities.encode_unit(span.unit), span.unit)
 
@@ -102,8 +106,10 @@ class Instruction:
     name: str
     arity: int  # 1: a slot op, 2: a gap op on slots k and k+1
     fn: Callable[..., Value]
-    # A terminal slot op's result is the answer: a unary op leaves the text as it was, so the reduction
-    # stops after it rather than asking the network whether it has already run.
+    # A terminal op's result is the answer (`terminal_slot`). A unary op leaves the text as it was, so
+    # the reduction stops after it rather than asking the network whether it has already run; a gap op
+    # that finishes a question ("the eighth root of x", "the third biggest value") is terminal so that
+    # the leftover words ("What is the # to the nearest integer?") are never read as a new question.
     terminal: bool = False
 
 
@@ -114,8 +120,6 @@ def instruction(name: str, arity: int, terminal: bool = False):
     def register(fn):
         if name in INSTRUCTIONS:
             raise RuntimeError(f"instruction {name!r} is registered twice")
-        if terminal and arity != 1:
-            raise RuntimeError(f"instruction {name!r}: only a slot op (arity 1) can be terminal")
         INSTRUCTIONS[name] = Instruction(name, arity, fn, terminal)
         return fn
 
@@ -243,6 +247,17 @@ for _k in ROOT_ORDERS:  # root<k>: "the cube root of x to the nearest integer"; 
     instruction(f"root{_k}", 1, terminal=True)(lambda a, k=_k: nearest_root(a, k))
 
 
+def _index(v: Value, kind: str) -> int:
+    """The int an ordinal (k) or a place (10**p) span holds."""
+    _need(kind, v)
+    return int(_exact_of(v))
+
+
+@instruction("root_of", 2, terminal=True)  # "the eighth root of x to the nearest integer": an ordinal, then x
+def _root_of(k: Value, a: Value) -> Value:
+    return nearest_root(a, _index(k, "ordinal"))
+
+
 # ----------------------------------------------------------------------------- mathematics_dataset modules
 # Comparison, measurement and number questions (mathematics_dataset's comparison, measurement and numbers
 # modules). Numbers are compared and computed exactly (the residue channels); an inexact operand is a
@@ -344,12 +359,16 @@ def kth(v: Value, k: int, descending: bool) -> Value:
     return ordered[k - 1]
 
 
-# mathematics_dataset asks for the k-th biggest / smallest of at most 10 values ("the tenth biggest"):
-# its training lists have 3 to 8 values, the _more files 9 or 10. k = 1 is `max` / `min`.
-KTH_ORDERS = tuple(range(2, 11))
-for _k in KTH_ORDERS:
-    instruction(f"kth_big{_k}", 1, terminal=True)(lambda v, k=_k: kth(v, k, descending=True))
-    instruction(f"kth_small{_k}", 1, terminal=True)(lambda v, k=_k: kth(v, k, descending=False))
+# "the third biggest value": an ordinal span (k), then the list; any k, so the _more files' ninth and
+# tenth (training lists have 3 to 8 values) need nothing new. "the biggest value" is `max` / `min`.
+@instruction("kth_big", 2, terminal=True)
+def _kth_big(k: Value, v: Value) -> Value:
+    return kth(v, _index(k, "ordinal"), descending=True)
+
+
+@instruction("kth_small", 2, terminal=True)
+def _kth_small(k: Value, v: Value) -> Value:
+    return kth(v, _index(k, "ordinal"), descending=False)
 
 
 @instruction("closest", 2)  # a target, then a list: the item nearest the target
@@ -497,12 +516,9 @@ def _prime_factors(a: Value) -> Value:
     return _as_list(integer(p) for p in prime_factors(_integer(a)))
 
 
-# digit<p>: the digit of 10**p ("the units digit" is digit0, "the hundred billions digit" digit11).
-# mathematics_dataset asks for a place of the number's own digits; place_value_big's numbers have up to
-# 13 digits (the trillions digit, digit12).
-DIGIT_PLACES = tuple(range(13))
-for _p in DIGIT_PLACES:
-    instruction(f"digit{_p}", 1, terminal=True)(lambda a, p=_p: integer(abs(_integer(a)) // 10**p % 10))
+@instruction("digit_at", 2, terminal=True)  # "the ten thousands digit of n": a place span (10**p), then n
+def _digit_at(place: Value, a: Value) -> Value:
+    return integer(abs(_integer(a)) // _index(place, "place") % 10)
 
 
 def round_half_away(x: Fraction) -> int:
@@ -594,6 +610,25 @@ def _minutes_between(a: Value, b: Value) -> Value:
 BINARY_OPS = ("none",) + tuple(n for n, i in INSTRUCTIONS.items() if i.arity == 2)
 UNARY_OPS = ("keep", "unwrap") + tuple(n for n, i in INSTRUCTIONS.items() if i.arity == 1)
 TERMINAL = frozenset(n for n, i in INSTRUCTIONS.items() if i.terminal)  # its result is the answer
+
+
+def terminal_slot(gaps: dict[int, str], unary: dict[int, str]) -> int | None:
+    """The index, after the step, of the slot that a terminal instruction of this step writes (that
+    slot is the answer), or None when no instruction is terminal. StepError for two terminal
+    instructions, or a binary op that would swallow a terminal unary op's slot.
+
+    >>> terminal_slot({0: "+", 3: "kth_big"}, {}), terminal_slot({0: "+"}, {2: "sort_asc"}), terminal_slot({0: "+"}, {})
+    (2, 1, None)
+    """
+    found = [k for k, op in unary.items() if op in TERMINAL] + [k for k, op in gaps.items() if op in TERMINAL]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise StepError("two terminal instructions in one step")
+    k = found[0]
+    if unary.get(k) in TERMINAL and (k in gaps or k - 1 in gaps):
+        raise StepError(f"a binary op on the slot of terminal {unary[k]}")
+    return k - sum(1 for g in gaps if g < k)
 
 
 def execute(name: str, *args: Value) -> Value:

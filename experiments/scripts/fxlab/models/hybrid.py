@@ -36,17 +36,21 @@ integer answer from the pooled encoding, with no executor.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 import fluxem
-from fluxem import layout as FL
-from fluxem.nn import TYPE_IDS, FluxEMEmbedding
+from fluxem.nn import TYPE_IDS
 from fxlab import UserError
 from fxlab.config import Config, ModelConfig
-from fxlab.executor import BINARY_OPS, TERMINAL, UNARY_OPS, StepError, Value, step, value_of_span
+from fxlab.data import load_split
+from fxlab.executor import BINARY_OPS, UNARY_OPS, StepError, Value, execute, step, terminal_slot, value_of_span
+from fxlab.models.pointer import ValueHeads, comparisons
+from fxlab.models.slot_embedding import SlotEmbedding, type_id
 from fxlab.tasks import Task, get_task
 from fxlab.tasks.base import MAX_STEPS, SLOT_CHAR, teacher_states
 from fxlab.models.token_model import BOS, CHAR_TO_ID, EOS, SPECIALS, UNK
@@ -73,6 +77,8 @@ PREDICT_CHUNK = 64
 MAX_INPUT_CHARS = 2000
 # Largest B x T^2 of one inference batch: one text of MAX_INPUT_CHARS characters (T = 2002) fits alone.
 MAX_BATCH_CELLS = 1 << 22
+# FoNE integer digits before the training split exists (eval.py then rebuilds from the saved config).
+DEFAULT_FONE_INT_DIGITS = 12
 
 
 # ----------------------------------------------------------------------------- states
@@ -116,8 +122,8 @@ def state_text(ids: list[int]) -> str:
     return "".join(out)
 
 
-def run_step(ids, values, gaps, unary):
-    return step(ids, values, gaps, unary, slot_id=SLOT, edges=(SLOT, BOS, EOS))
+def run_step(ids, values, gaps, unary, apply=execute):
+    return step(ids, values, gaps, unary, slot_id=SLOT, edges=(SLOT, BOS, EOS), apply=apply)
 
 
 def token_groups(lengths: list[int], max_items: int | None = None, budget: int = MAX_BATCH_CELLS) -> list[list[int]]:
@@ -196,16 +202,6 @@ def _mean_between(csum: torch.Tensor, b: torch.Tensor, left: torch.Tensor, right
     return (csum[b, right] - csum[b, left + 1]) / count
 
 
-def _features(values: list[Value]) -> tuple[np.ndarray, list[int]]:
-    """(S, N_FEATURES) float32 network features and the S type ids of slot Values: all the network reads."""
-    if not values:
-        return np.zeros((0, FL.N_FEATURES), np.float32), []
-    rows = np.stack([v.vector for v in values])[:, FL.FEATURES].astype(np.float32)
-    # A boolean holds 1 or 0 and a list the vector of its last item (fxlab.executor.Value): both are
-    # numbers to the network.
-    return rows, [TYPE_IDS["number" if v.kind in ("boolean", "list") else v.kind] for v in values]
-
-
 # ----------------------------------------------------------------------------- the model
 
 
@@ -215,10 +211,11 @@ class HybridModel(nn.Module):
         if mc.hidden_dim % mc.num_heads:
             raise ValueError(f"model.hidden_dim {mc.hidden_dim} is not divisible by model.num_heads {mc.num_heads}")
         C = mc.hidden_dim
-        self.task, self.readout = task, mc.readout
-        self.hide_features = mc.slot_features == "hidden"
+        self.task, self.readout, self.value_readout = task, mc.readout, mc.value_readout
         self.char_embedding = nn.Embedding(VOCAB_SIZE, C)
-        self.slot_embedding = FluxEMEmbedding(C)
+        int_digits = mc.fone_int_digits or DEFAULT_FONE_INT_DIGITS
+        self.slot_embedding = SlotEmbedding(mc.slot_embedding, C, int_digits, mc.fone_frac_digits)
+        self.value_heads = ValueHeads(C) if mc.value_readout == "pointer" else None
         self.blocks = nn.ModuleList(Block(mc) for _ in range(mc.num_layers))
         self.ln_f = nn.LayerNorm(C)
         if self.readout == "regression":
@@ -233,23 +230,33 @@ class HybridModel(nn.Module):
             self.slot_head = nn.Sequential(nn.Linear(7 * C, C), nn.GELU(), nn.Linear(C, len(UNARY_OPS)))
             self.format_head = nn.Linear(C, max(1, len(task.formats)))
         self._train_states: dict[str, list] = {}  # record text -> teacher-forced states (training only)
+        self._train_comparisons: dict[str, tuple] = {}  # record text -> pointer readout examples
 
     # -- tensors
 
+    def _features(self, values: list[Value]) -> tuple[np.ndarray, list[int]]:
+        """(S, D) float32 slot features and the S type ids of slot Values: all the network reads of them."""
+        return self.slot_embedding.features(values), [type_id(v) for v in values]
+
+    def embed_values(self, values: list[Value]) -> torch.Tensor:
+        """(n, C) slot embeddings of Values, as the encoder's input layer sees them."""
+        device = self.char_embedding.weight.device
+        feats, types = self._features(values)
+        return self.slot_embedding(torch.from_numpy(feats).to(device), torch.tensor(types, device=device))
+
     def _batch(self, states: list[tuple[list[int], tuple[np.ndarray, list[int]]]]) -> dict:
-        """states [(ids, (slot features (S, N_FEATURES), slot type ids))] -> padded tensors + gap/slot index
-        tensors."""
+        """states [(ids, (slot features (S, D), slot type ids))] -> padded tensors + gap/slot index tensors."""
         device = self.char_embedding.weight.device
         B, T = len(states), max(len(ids) for ids, _ in states)
         ids = torch.full((B, T), PAD, dtype=torch.long)
         types = torch.full((B, T), TYPE_IDS["text"], dtype=torch.long)
-        vectors = torch.zeros((B, T, fluxem.EMBED_DIM), dtype=torch.float32)
+        features = torch.zeros((B, T, self.slot_embedding.dim), dtype=torch.float32)
         slot_b, slot_p, gap_b, gap_l, gap_r = [], [], [], [], []
         for b, (tok, (rows, kinds)) in enumerate(states):
             ids[b, : len(tok)] = torch.tensor(tok, dtype=torch.long)
             pos = [p for p, t in enumerate(tok) if t == SLOT]
             if pos:
-                vectors[b, pos, FL.FEATURES] = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+                features[b, pos] = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
             if pos:
                 types[b, pos] = torch.tensor(kinds, dtype=torch.long)
             slot_b += [b] * len(pos)
@@ -258,16 +265,14 @@ class HybridModel(nn.Module):
             gap_l += pos[:-1]
             gap_r += pos[1:]
         as_long = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
-        return {"ids": ids.to(device), "types": types.to(device), "vectors": vectors.to(device),
+        return {"ids": ids.to(device), "types": types.to(device), "features": features.to(device),
                 "pad": (ids == PAD).to(device), "slot_b": as_long(slot_b), "slot_p": as_long(slot_p),
                 "gap_b": as_long(gap_b), "gap_l": as_long(gap_l), "gap_r": as_long(gap_r)}
 
     def encode(self, batch: dict) -> torch.Tensor:
-        ids, vectors = batch["ids"], batch["vectors"]
-        if self.hide_features:  # ablation: the network sees each slot's type, not its value;
-            vectors = torch.zeros_like(vectors)  # the executor still computes with the real FluxEM vectors
+        ids = batch["ids"]
         is_slot = (ids == SLOT)[..., None]  # (B, T, 1)
-        x = torch.where(is_slot, self.slot_embedding(vectors, batch["types"]), self.char_embedding(ids))
+        x = torch.where(is_slot, self.slot_embedding(batch["features"], batch["types"]), self.char_embedding(ids))
         for block in self.blocks:
             x = block(x, batch["pad"])
         return self.ln_f(x)  # (B, T, C)
@@ -281,6 +286,10 @@ class HybridModel(nn.Module):
         sizes = [part["ids"].shape[0] for part in batch["parts"]]
         losses = [loss for _, loss in results]
         loss = None if any(x is None for x in losses) else sum(x * n for x, n in zip(losses, sizes)) / sum(sizes)
+        if loss is not None and batch.get("comparisons") is not None:  # the pointer readout's value heads
+            value_loss = self.value_heads.loss(self.embed_values, *batch["comparisons"])
+            if value_loss is not None:
+                loss = loss + value_loss
         return {"parts": [out for out, _ in results]}, loss
 
     def _forward_part(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
@@ -341,8 +350,15 @@ class HybridModel(nn.Module):
             if not states and self.task.every_record_labelled:
                 raise ValueError(f"the {self.task.name} teacher cannot reduce this record to its target "
                                  f"{record['target']!r}; regenerate the data with generate_data.py")
-            self._train_states[text] = [(ids, _features(values), gaps, unary, fmt)
+            self._train_states[text] = [(ids, self._features(values), gaps, unary, fmt)
                                         for ids, values, gaps, unary, fmt in states]
+            if self.value_heads is not None:
+                order, near = [], []
+                for ids, values, gaps, unary, fmt in states:
+                    o, n = comparisons(values, gaps, unary)
+                    order += o
+                    near += n
+                self._train_comparisons[text] = (order, near)
         return self._train_states[text]
 
     def collate(self, records: list[dict]) -> dict:
@@ -355,6 +371,10 @@ class HybridModel(nn.Module):
             batch["value_targets"] = torch.tensor(targets, device=batch["ids"].device)
             return batch
         states = [s for r in records for s in self._states_of(r)]
+        comparisons_ = None
+        if self.value_heads is not None:
+            pairs = [self._train_comparisons.get(r["text"], ([], [])) for r in records]
+            comparisons_ = ([x for o, _ in pairs for x in o], [x for _, n in pairs for x in n])
         if not states:
             # Every record of this batch was left out by the teacher: one unlabelled state, which adds
             # nothing to the loss (its labels are all IGNORE).
@@ -363,11 +383,12 @@ class HybridModel(nn.Module):
         order = sorted(range(len(states)), key=lambda i: len(states[i][0]))
         n = min(TRAIN_BUCKETS, len(order))
         bounds = [len(order) * k // n for k in range(n + 1)]
-        return {"parts": [self._labelled_batch([states[i] for i in order[a:b]]) for a, b in zip(bounds, bounds[1:])]}
+        return {"parts": [self._labelled_batch([states[i] for i in order[a:b]]) for a, b in zip(bounds, bounds[1:])],
+                "comparisons": comparisons_}
 
     def _initial_features(self, text: str):
         ids, values = initial_state(text, self.task)
-        return ids, _features(values)
+        return ids, self._features(values)
 
     def _labelled_batch(self, states: list[tuple]) -> dict:
         batch = self._batch([(ids, feats) for ids, feats, *_ in states])
@@ -450,7 +471,7 @@ class HybridModel(nn.Module):
             by_length = sorted(active, key=lambda i: len(states[i][0]))
             for group in token_groups([len(states[i][0]) for i in by_length], max_items=PREDICT_CHUNK):
                 chunk = [by_length[g] for g in group]
-                batch = self._batch([(states[i][0], _features(states[i][1])) for i in chunk])
+                batch = self._batch([(states[i][0], self._features(states[i][1])) for i in chunk])
                 outputs, _ = self.forward(batch)
                 if n_step == 0 and self.task.formats:
                     for j, i in enumerate(chunk):
@@ -464,17 +485,24 @@ class HybridModel(nn.Module):
                     answers[i] = self._answer(values, formats[i])
                     continue
                 try:
-                    states[i] = run_step(ids, values, gaps, unary)
+                    answer_slot = terminal_slot(gaps, unary)
+                    states[i] = run_step(ids, values, gaps, unary, self._run_op)
                 except (StepError, ValueError, ZeroDivisionError, OverflowError):
                     answers[i] = ""
                     continue
-                roots = [k for k, op in unary.items() if op in TERMINAL]
-                if roots:  # terminal: the rooted slot is the answer
-                    answers[i] = self._answer([states[i][1][roots[0]]], formats[i]) if len(roots) == 1 else ""
+                if answer_slot is not None:  # terminal: that slot is the answer
+                    answers[i] = self._answer([states[i][1][answer_slot]], formats[i])
                     continue
                 still.append(i)
             active = still
         return ["" if a is None else a for a in answers]
+
+    def _run_op(self, op: str, *args: Value) -> Value:
+        """One instruction at inference: the executor, or with the pointer readout the value heads for an
+        instruction that compares values (fxlab/models/pointer.py)."""
+        if self.value_heads is None:
+            return execute(op, *args)
+        return self.value_heads.apply(self.embed_values, op, *args)
 
     def _answer(self, values: list[Value], fmt: str | None) -> str:
         if len(values) != 1:
@@ -490,7 +518,7 @@ class HybridModel(nn.Module):
         out = [""] * len(texts)
         for group in token_groups([len(states[i][0]) for i in readable], max_items=PREDICT_CHUNK):
             chosen = [readable[g] for g in group]
-            batch = self._batch([(states[i][0], _features(states[i][1])) for i in chosen])
+            batch = self._batch([(states[i][0], self._features(states[i][1])) for i in chosen])
             outputs, _ = self.forward(batch)
             for i, (sign_logit, mag) in zip(chosen, outputs["value"].double().tolist()):
                 magnitude = 10.0 ** min(max(mag, 0.0), 300.0) - 1.0
@@ -503,7 +531,7 @@ class HybridModel(nn.Module):
         self.eval()
         with torch.no_grad():
             states = [initial_state(t, self.task) for t in texts]
-            batch = self._batch([(ids, _features(values)) for ids, values in states])
+            batch = self._batch([(ids, self._features(values)) for ids, values in states])
             outputs, _ = self.forward(batch)
             steps = self.decide(outputs, batch, len(texts))
         self.train(was_training)
@@ -511,4 +539,23 @@ class HybridModel(nn.Module):
 
 
 def build(cfg: Config) -> HybridModel:
-    return HybridModel(cfg.model, get_task(cfg.task))
+    """A fresh hybrid. The fone and xval slot embeddings fit their digit count / value scale on the
+    training split when it exists (as the FoNE and xVal models do); eval.py loads the saved ones."""
+    mc = cfg.model
+    if mc.slot_embedding == "fone" and not mc.fone_int_digits:
+        from fxlab.models.fone import fit_int_digits
+
+        mc = dataclasses.replace(mc, fone_int_digits=_fit(cfg, fit_int_digits, DEFAULT_FONE_INT_DIGITS))
+    model = HybridModel(mc, get_task(cfg.task))
+    if mc.slot_embedding == "xval":
+        from fxlab.models.xval import fit_scale
+
+        model.slot_embedding.value_scale.fill_(_fit(cfg, fit_scale, 1.0))
+    return model
+
+
+def _fit(cfg: Config, fit, default):
+    try:
+        return fit(load_split(cfg, "train"))
+    except UserError:
+        return default

@@ -99,8 +99,8 @@ def segment(text: str) -> tuple[list[int], list[float]]:
         values.extend(0.0 for _ in s)
 
     for span in fluxem.detect_spans(text):
-        if span.kind == "unit" or span.value is None:
-            continue  # a bare unit is text
+        if span.kind in ("unit", "ordinal", "place") or span.value is None:
+            continue  # a bare unit, an ordinal word ("third") and a place name ("tens") are text
         chars(text[cursor : span.start])
         ids.append(NUM)
         values.append(_as_float(span.value))

@@ -61,7 +61,7 @@ def teacher_states(task: Task, record: dict, initial, step, state_text) -> list[
     kept only if the reduction writes the record's target: [] otherwise (left out of training).
     `initial(record) -> (ids, Values)`, `state_text(ids) -> str` come from the model's tokenization.
     """
-    from fxlab.executor import TERMINAL
+    from fxlab.executor import terminal_slot
 
     ids, values = initial(record)  # a text the model cannot read raises here: an input error, not a left-out record
     if not values:
@@ -74,10 +74,10 @@ def teacher_states(task: Task, record: dict, initial, step, state_text) -> list[
             states.append((ids, values, gaps, unary, fmt if n == 0 else None))
             if not gaps and not unary:
                 break
+            answer_slot = terminal_slot(gaps, unary)
             ids, values = step(ids, values, gaps, unary)
-            roots = [k for k, op in unary.items() if op in TERMINAL]
-            if roots:  # terminal: the rooted slot is the answer
-                values = [values[roots[0]]]
+            if answer_slot is not None:  # terminal: that slot is the answer
+                values = [values[answer_slot]]
                 break
         else:
             return []

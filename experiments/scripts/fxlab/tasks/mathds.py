@@ -18,7 +18,8 @@ A step has two kinds of action, carried out together (they never touch the same 
   plain numbers, so it can be carried out now: `+ - * /` (and worded forms), `rsub` (b - a: "Subtract a
   from b", "a less than b") and `dist` (|a - b|: "the distance between a and b");
 - slot ops: `unwrap` (slot k is a lone number in parentheses, `(k)`: drop the two parentheses), or
-  `root<k>` (the k-th root of slot k to the nearest integer; terminal).
+  `root2` / `root3` ("the square / cube root of x to the nearest integer"; terminal). "The eighth root
+  of x" is the gap op `root_of` on the ordinal span and x (terminal).
 Roots written as powers ("x to the power of 1/4") are two gap ops: `/` makes the exponent 1/4, then
 `root` (a ** b to the nearest integer).
 
@@ -30,6 +31,8 @@ Roots written as powers ("x to the power of 1/4") are two gap ops: `/` makes the
 ({0: 'rsub'}, {})
 >>> actions("What is the cube root of \\x00 to the nearest integer?")
 ({}, {0: 'root3'})
+>>> actions("What is the \\x00 root of \\x00 to the nearest integer?")
+({0: 'root_of'}, {})
 """
 
 from __future__ import annotations
@@ -63,9 +66,9 @@ WORDED = tuple((re.compile(p), op) for p, op in (
 _PRIORITY = {"+": 1, "-": 1, "*": 2, "/": 2}
 _POWER_FRACTION = re.compile(rf"{_S} to the power of ({_S})/{_S}")
 _POWER = re.compile(rf"{_S} to the power of {_S}")
-_ORDINALS = {"square": 2, "third": 3, "cube": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-             "eighth": 8, "ninth": 9, "tenth": 10}
-_ROOT_WORD = re.compile(rf"the ({'|'.join(_ORDINALS)}) root of ({_S})")
+_ROOT_NAMES = {"square": 2, "cube": 3}
+_ROOT_WORD = re.compile(rf"the ({'|'.join(_ROOT_NAMES)}) root of ({_S})")
+_ROOT_ORDINAL = re.compile(rf"the {_S} root of {_S}")  # "the eighth root of x": the ordinal is a span
 
 
 class OracleError(ValueError):
@@ -83,7 +86,10 @@ def actions(state_text: str) -> tuple[dict[int, str], dict[int, str]]:
         return {slot_before(m.start()): "root"}, {}
     m = _ROOT_WORD.search(state_text)
     if m:
-        return {}, {slot_before(m.start(2)): f"root{_ORDINALS[m.group(1)]}"}
+        return {}, {slot_before(m.start(2)): f"root{_ROOT_NAMES[m.group(1)]}"}
+    m = _ROOT_ORDINAL.search(state_text)
+    if m:
+        return {slot_before(m.start()): "root_of"}, {}
     for pattern, op in WORDED:
         m = pattern.search(state_text)
         if m:
@@ -150,7 +156,7 @@ def _collect(node, gaps: dict, unwrap: set) -> None:
 
 class MathdsTask(Task):
     name = "mathds"
-    slot_kinds = ("number", "quantity", "unit", "time", "label")
+    slot_kinds = ("number", "quantity", "unit", "time", "label", "ordinal", "place")
     formats = ("fraction", "decimal")  # how a non-integer answer is written: "p/q" or an exact decimal
     every_record_labelled = False  # external data: a question the teacher cannot follow is left out
 

@@ -14,21 +14,23 @@ The reduction of each module, one line a step (S is a slot):
   ne` ("Is a at most b?", "Are a and b non-equal?");
 - sort, kth_biggest, closest: `tag` every choice label with its value ("  (a) 0.2"), then `join` the first
   two values of the list (`S, S` or `S  S`) until one list is left; then `sort_asc` / `sort_desc`,
-  `max` / `min` / `kth_big<k>` / `kth_small<k>`, or `closest` (the target, then the list);
+  `max` / `min` ("the biggest value"), `kth_big` / `kth_small` (the ordinal span, then the list: "the
+  third biggest value"), or `closest` (the target, then the list);
 - conversion: `convert` (quantity, unit) or `rconvert` ("How many <unit> are there in <quantity>?");
 - time: `time_before` / `time_after` (the duration, then the time), or `minutes_between` then `rconvert`
   ("How many minutes are there between <time> and <time>?");
 - div_remainder `mod`, gcd `gcd`, lcm `lcm` or `common_den`, is_factor `divides` ("Is a a factor of b?",
   "Does a divide b?") / `multiple_of` ("Is a a multiple of b?") / `is_even`, is_prime `is_prime` /
-  `is_composite`, list_prime_factors `prime_factors`, place_value `digit<p>`, round_number `round_dp`,
+  `is_composite`, list_prime_factors `prime_factors`, place_value `digit_at` (the place span, then the number),
+  round_number `round_dp`,
   `round_to` or `round_int`.
 
 >>> actions_for("comparison__sort", "Sort \\x00, \\x00/\\x00, \\x00.", 0, {})
 ({1: '/'}, {})
->>> actions_for("comparison__kth_biggest_more", "Which is the third biggest value?  \\x00 \\x00  \\x00 \\x00", 0, {})
-({0: 'tag', 2: 'tag'}, {})
->>> actions_for("kth_biggest", "Which is the third biggest value?  \\x00", 3, {})
-({}, {0: 'kth_big3'})
+>>> actions_for("comparison__kth_biggest_more", "Which is the \\x00 biggest value?  \\x00 \\x00  \\x00 \\x00", 0, {})
+({1: 'tag', 3: 'tag'}, {})
+>>> actions_for("kth_biggest", "Which is the \\x00 biggest value?  \\x00", 3, {})
+({0: 'kth_big'}, {})
 >>> actions_for("measurement__time", "How many \\x00 are there between \\x00 and \\x00?", 0, {})
 ({1: 'minutes_between'}, {})
 """
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import re
 
-from fxlab.executor import DIGIT_PLACES, KTH_ORDERS
 from fxlab.tasks.base import SLOT_CHAR
 
 _S = SLOT_CHAR
@@ -52,18 +53,10 @@ _FRACTION = re.compile(f"{_S}/{_S}")
 _CHOICE = re.compile(f"  {_S} {_S}")  # "  (a) 0.2": a label and its value
 _LIST = re.compile(f"{_S}(?:, |  ){_S}")  # two adjacent values of a list: "a, b" or "(a) x  (b) y"
 
-# The generator's ordinals (util/display.py, its spelling "twelth" included).
-_ORDINALS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelth "
-             "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split()
-_KTH = re.compile(rf"the (?:({'|'.join(_ORDINALS)}) )?(biggest|smallest) value")
-
-# numbers.place_value's place names: units, tens, hundreds, then [ten |hundred ]thousands ... decillions.
-_PLACES = {"units": 0, "tens": 1, "hundreds": 2}
-for _i, _second in enumerate(("thousands millions billions trillions quadrillions quintillions sextillions "
-                              "septillions octillions nonillions decillions").split()):
-    for _j, _first in enumerate(("", "ten ", "hundred ")):
-        _PLACES[_first + _second] = 3 + 3 * _i + _j
-_PLACE = re.compile(rf"What is the ({'|'.join(sorted(_PLACES, key=len, reverse=True))}) digit of {_S}\?")
+# "the [<ordinal>] biggest value": the ordinal (display.StringOrdinal) is a span, so a slot here.
+_KTH = re.compile(rf"the ({_S} )?(biggest|smallest) value")
+# numbers.place_value: "What is the <place> digit of n?", the place name a span.
+_PLACE = re.compile(f"What is the {_S} digit of {_S}\\?")
 
 # comparison._make_comparison_question's templates. The relation is read from the question's own text:
 # the state text has the same words, but the hybrid's character set may not hold "<", ">" and "!".
@@ -160,17 +153,15 @@ def _sort(text, slots, record):
 
 
 def _kth(text, slots, record):
-    _need(slots, 1, text)
     m = _KTH.search(text)
     if not m:
         raise _oracle_error(f"no 'the k-th biggest/smallest value' in {text!r}")
-    k = _ORDINALS.index(m.group(1)) if m.group(1) else 1
     big = m.group(2) == "biggest"
-    if k == 1:
+    if not m.group(1):
+        _need(slots, 1, text)
         return {}, {0: "max" if big else "min"}
-    if k not in KTH_ORDERS:
-        raise _oracle_error(f"no instruction for the {m.group(1)} value")
-    return {}, {0: f"kth_{'big' if big else 'small'}{k}"}
+    _need(slots, 2, text)
+    return {0: "kth_big" if big else "kth_small"}, {}
 
 
 def _closest(text, slots, record):
@@ -230,14 +221,10 @@ def _prime_factors(text, slots, record):
 
 
 def _place_value(text, slots, record):
-    _need(slots, 1, text)
-    m = _PLACE.fullmatch(text)
-    if not m:
+    _need(slots, 2, text)
+    if not _PLACE.fullmatch(text):
         raise _oracle_error(f"no place name in {text!r}")
-    p = _PLACES[m.group(1)]
-    if p not in DIGIT_PLACES:
-        raise _oracle_error(f"no instruction for the {m.group(1)} digit")
-    return {}, {0: f"digit{p}"}
+    return {0: "digit_at"}, {}
 
 
 def _round(text, slots, record):
