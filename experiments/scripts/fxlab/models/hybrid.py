@@ -2,7 +2,7 @@
 
 Input. `fluxem.detect_spans(text)` finds the numbers, quantities and units; each span of a kind the task
 computes with (`Task.slot_kinds`) becomes ONE slot: its FluxEM network features, projected, plus a type
-embedding (`fluxem.nn.FluxEMEmbedding`). Every other character is a character token. So "12 + 7 * 3" is
+embedding (as `fluxem.nn.FluxEMEmbedding`; `model.slot_embedding` swaps what the slot shows). Every other character is a character token. So "12 + 7 * 3" is
 BOS [N][ ][+][ ][N][ ][*][ ][N] EOS, whatever the size of the numbers. The characters are the token
 model's, plus `EXTRA_CHARS` ("<", ">", "!", ":" of mathematics_dataset's comparison questions); the token
 baseline keeps its fixed vocabulary, where those are one UNK (so "Is a < b?" and "Is a > b?" look alike

@@ -52,6 +52,7 @@ LAYOUT = ("expected the mathematics_dataset v1.0 layout: train-easy/ train-mediu
           "interpolate/ extrapolate/ holding <family>__<module>.txt files (question and answer lines)")
 _LITERAL = re.compile(r"\d+(?:\.\d+)?")  # unsigned number literals, for n_ops only
 _EXTRAPOLATE_NAME = re.compile(r"_(?:big|longer|more|extrapolate)(?:_|$)")
+_OWN_SPLIT = re.compile(r"_(?:mag_up|mag_down|close)$")
 _FAMILY_PREFIX = re.compile(rf"(?:{'|'.join(FAMILIES)})__")
 # A test module whose file stem is not its name: the file's module name (in extrapolate/).
 _FILE_MODULE = {"conversion_extrapolate": "conversion"}
@@ -109,8 +110,14 @@ def section_of(split: str) -> str:
     ('interpolate', 'extrapolate', 'other')
     >>> section_of("comparison__sort_more"), section_of("measurement__conversion_extrapolate")
     ('extrapolate', 'extrapolate')
+
+    Our own stress splits of the comparison modules (make_values_splits.py: _mag_up, _mag_down, _close)
+    are neither: "other".
+
+    >>> section_of("comparison__pair_mag_up"), section_of("comparison__sort_close")
+    ('other', 'other')
     """
-    if not _FAMILY_PREFIX.search(split):
+    if not _FAMILY_PREFIX.search(split) or _OWN_SPLIT.search(split):
         return "other"
     return "extrapolate" if _EXTRAPOLATE_NAME.search(module_of(split)) else "interpolate"
 
