@@ -17,7 +17,7 @@ from .quantity import QuantityEncoder
 from .spans import Span, detect_spans
 from .units import Unit, format_value, parse_unit, parse_value
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "EMBED_DIM",

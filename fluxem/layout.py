@@ -18,6 +18,25 @@
 | INTEGRAL  102    | 1    | exact             | 1 if EXACT and the exact value is an integer       | (set by the operators)   |
 | RESERVED  103:128| 25   | reserved          | zeros                                              | -                        |
 
+FEATURES (offsets from FEATURES.start; every entry finite and in [-1, 1]):
+
+| offset | dims | feature           | holds                                                                   |
+|--------|------|-------------------|-------------------------------------------------------------------------|
+| 0      | 1    | FEATURE_SIGN      | -1, 0, +1                                                               |
+| 1      | 1    | FEATURE_ZERO      | 1 if x == 0                                                             |
+| 2      | 1    | FEATURE_INT       | 1 if x is an integer                                                    |
+| 3      | 1    | FEATURE_EXPONENT  | e / 32 clipped to [-1, 1], abs(x) rounded to 12 digits = d.ddd... * 10**e |
+| 4:16   | 12   | FEATURE_MANTISSA  | its 12 digits d_1..d_12, each d / 4.5 - 1 (all -1 for x == 0)            |
+| 16:28  | 12   | (zeros)           | reserved                                                                |
+| 28:35  | 7    | FEATURE_DIMS      | tanh(SI exponent / 2)                                                   |
+| 35     | 1    | FEATURE_OFFSET    | the OFFSET flag                                                         |
+
+LAYOUT_VERSION 2. Version 1 had tanh(log10 abs(x) / 10) at offset 3, sin/cos of log10 abs(x) at 6 periods
+at 4:16 and, for integers, sin/cos of n mod 2, 3, 5, 7, 10, 100 at 16:28; version 2 has the decimal
+exponent and 12 mantissa digits instead, a code in which order and closeness of two values are linear
+(lexicographic) and 16:28 are zeros. Measured on an MLP comparator (10k steps): 87% with the version-1
+features (66% with every value scaled by 1e9), 99.8% (98.4%) with sign, zero, int flags and the mantissa code.
+
 For a number, LINEAR/LOG/RESIDUE/DLOG hold the number itself. For a quantity they hold its value in
 SI base units (a temperature point in kelvin). For a unit they hold the unit's factor to SI.
 
@@ -36,6 +55,7 @@ such a value is simply not exact (EXACT = 0). INTEGRAL tells the decoder which o
 from __future__ import annotations
 
 EMBED_DIM = 128
+LAYOUT_VERSION = 2  # the FEATURES channel changed in version 2 (module docstring)
 
 # Type tag
 TYPE = slice(0, 4)
@@ -70,16 +90,18 @@ DIM_NAMES = ("L", "M", "T", "I", "Θ", "N", "J")
 OFFSET = DIMS.stop  # 64
 UNIT_OFF = OFFSET + 1  # 65
 
-# Network features (bounded). Offsets are relative to FEATURES.start.
+# Network features (bounded). Offsets are relative to FEATURES.start. See LAYOUT_VERSION for the history.
 FEATURES = slice(UNIT_OFF + 1, UNIT_OFF + 1 + 36)  # 66:102
 FEATURE_SIGN = 0  # -1, 0, +1
 FEATURE_ZERO = 1  # 1 if x == 0
 FEATURE_INT = 2  # 1 if x is an integer
-FEATURE_LOGMAG = 3  # tanh(log10 abs(x) / 10)
-LOG_PERIODS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)  # sin/cos(2 pi log10 abs(x) / P)
-FEATURE_LOG_PHASE = slice(4, 4 + 2 * len(LOG_PERIODS))  # 4:16
-INT_MODULI = (2, 3, 5, 7, 10, 100)  # sin/cos(2 pi (n mod m) / m), integers only
-FEATURE_INT_PHASE = slice(16, 16 + 2 * len(INT_MODULI))  # 16:28
+# x rounded to MANTISSA_DIGITS significant decimal digits is +-d_1.d_2...d_12 * 10**e (float(x) for an
+# exact value past 2**53: the features describe the float the LINEAR channel holds); 0 and all -1 for x == 0.
+MANTISSA_DIGITS = 12
+EXPONENT_SCALE = 32
+FEATURE_EXPONENT = 3  # e / EXPONENT_SCALE, clipped to [-1, 1]
+FEATURE_MANTISSA = slice(4, 4 + MANTISSA_DIGITS)  # 4:16, d_j / 4.5 - 1 (0 -> -1, 9 -> +1), most significant first
+# 16:28 are zeros (reserved for network features)
 FEATURE_DIMS = slice(28, 35)  # tanh(exponent / 2)
 FEATURE_OFFSET = 35  # the OFFSET flag again, for networks
 N_FEATURES = 36

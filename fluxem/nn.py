@@ -75,6 +75,9 @@ _NUMBERS, _QUANTITIES = NumberEncoder(), QuantityEncoder()  # stateless; shared 
 class FluxEMEmbedding(nn.Module):
     """Project FluxEM vectors to `hidden_dim` and add a learned type embedding.
 
+    Only the 36 bounded FEATURES dims are projected (layout version 2: sign, zero and integer flags, the
+    decimal exponent and 12 mantissa digits of the value, dimension exponents, offset flag; docs/layout.md).
+
     >>> emb = FluxEMEmbedding(hidden_dim=16)
     >>> emb.embed_values([3, 1e300]).shape
     torch.Size([2, 16])

@@ -48,8 +48,7 @@ _FLOAT_INT_LIMIT = 2.0**53
 _EXACT_LIMIT = L.EXACT_LIMIT
 _RATIONAL_LIMIT = L.RATIONAL_LIMIT
 _LN10 = math.log(10.0)
-_INT_FREQ = 2.0 * np.pi / np.array(L.INT_MODULI, dtype=np.float64)
-_LOG_FREQ = (2.0 * np.pi / np.array(L.LOG_PERIODS)).astype(np.float32)
+_INV_LN10 = 1.0 / _LN10
 _EXACT_LOG10_GUARD = 75.5  # products whose float log10 estimate is below this decode correctly (M/2 > 5e76)
 _SMALL_LIST = 64  # lists/tuples of plain Python numbers up to this length take the pure-Python path
 
@@ -206,17 +205,16 @@ def _as_batch(x) -> tuple[np.ndarray, tuple[int, ...]]:
 # - residues of int64 inputs come from one float64 matmul: n's four 16-bit limbs (and its sign, for the
 #   two's complement correction) times 2**(16k) mod m, every term < 2**34, so the sums are exact;
 #   `_float_mod` then reduces them exactly, in place;
-# - the int phase features need n mod m only for m in INT_MODULI, which all divide 2100: one residue row
-#   (n mod 2100) and one gather from a (12, 2100) table of the sin/cos values;
+# - the mantissa features (see "the decimal features" below): one gathered power of ten, one rounding,
+#   then the 12 digits as 3-digit groups of an int64 (3 divmods) and 12 gathers from a (3, 1000) table;
 # - the discrete logs are one gather from a 2 MB uint16 table, indexed straight from the float residues;
 # - rows are filled in chunks, every channel written once (no zero-fill pass, no full-size temporaries);
-#   sin/cos of the bounded features run in float32.
+#   the rare corrections of the decimal exponent (near powers of ten) run on the few rows that need them.
 
-_PHASE_PERIOD = math.lcm(*L.INT_MODULI)  # 2100
-_MODULI = np.array(L.PRIMES + (_PHASE_PERIOD,), dtype=np.float64)  # (17,): residues, then n mod 2100
+_MODULI = np.array(L.PRIMES, dtype=np.float64)  # (16,): the residue moduli
 _INV_MODULI = 1.0 / _MODULI
 _K = len(L.PRIMES)
-# (17, 5): limb k of n times 2**(16k) mod m, and for a negative n the correction (-2**64) mod m
+# (16, 5): limb k of n times 2**(16k) mod m, and for a negative n the correction (-2**64) mod m
 _LIMB_POWERS = np.array([[pow(2, 16 * k, int(m)) for k in range(4)] + [(-(2**64)) % int(m)] for m in _MODULI],
                         dtype=np.float64)
 _PM1 = np.array(L.PRIMES, dtype=np.float64) - 1.0
@@ -257,7 +255,7 @@ def _float_mod(x: np.ndarray) -> np.ndarray:
 
 
 def _mods_int64(ints: np.ndarray) -> np.ndarray:
-    """(C,) int64 -> (17, C) float64 residues modulo _MODULI (channel-major)."""
+    """(C,) int64 -> (16, C) float64 residues modulo _MODULI (channel-major)."""
     limbs = _temp("limbs", (5, len(ints)))
     if _LITTLE_ENDIAN:  # the four 16-bit limbs are the uint16 view of each int64, low limb first
         np.copyto(limbs[:4], np.ascontiguousarray(ints).view(np.uint16).reshape(-1, 4).T)
@@ -281,9 +279,9 @@ def _inverses(den: int) -> tuple[int, ...]:
 
 
 def _mods_rational(fr: Fraction) -> list[int]:
-    """Residues n * d^-1 mod p (d coprime to every prime); the n mod 2100 row stays 0 (not an integer)."""
+    """Residues n * d^-1 mod p (d coprime to every prime)."""
     num = fr.numerator
-    return [num * inv % p for inv, p in zip(_inverses(fr.denominator), L.PRIMES)] + [0]
+    return [num * inv % p for inv, p in zip(_inverses(fr.denominator), L.PRIMES)]
 
 
 _DLOG_BASES = (np.arange(_K) * max(L.PRIMES)).astype(np.float64)[:, None]  # tables()[2], as a float column
@@ -309,17 +307,77 @@ def _dlog_table16() -> np.ndarray:
     return tables()[1].astype(np.uint16)
 
 
-# sin/cos(2 pi k / m) for the small feature moduli, as one flat table indexed by k + offset of m.
-_PHASE_OFFSETS = np.cumsum((0,) + L.INT_MODULI[:-1]).astype(np.int64)
-_PHASE_ANGLES = np.concatenate([2.0 * np.pi * np.arange(m) / m for m in L.INT_MODULI])
-_PHASE_SIN, _PHASE_COS = np.sin(_PHASE_ANGLES), np.cos(_PHASE_ANGLES)
-# (12, 2100): the int phase features (sin, cos interleaved per modulus, as in the layout) of n mod 2100
-_PHASE_TABLE = np.array([table[np.arange(_PHASE_PERIOD) % m + off] for m, off in zip(L.INT_MODULI, _PHASE_OFFSETS)
-                         for table in (_PHASE_SIN, _PHASE_COS)])
+# ----------------------------------------------------------------------------- the decimal features
+#
+# FEATURE_EXPONENT and FEATURE_MANTISSA describe the float value a = abs(x) rounded to 12 significant digits,
+# +-d_1.d_2...d_12 * 10**e, correctly rounded (round half to even on the exact binary value): exactly what
+# format(a, ".11e") prints, which is how the scalar path computes them. The batch path gets the same digits
+# vectorised: with g(k) = rint(a * 10**k), a * 10**k computed as a * _SCALE_MUL[k] / _SCALE_DIV[k], it
+# takes k = 11 - floor(log10 a), steps k until g(k) is in [10**11, 10**12) (the log is wrong near powers
+# of ten: log10(1000) may be 2.9999999999999996), and then m = g(k) holds the digits and e = 11 - k.
+# The computed a * 10**k is within 2**-11 of the true product (exact powers of ten and one rounding for
+# abs(k) <= 22, i.e. 1e-11 <= a < 1e34; a few roundings beyond), so m is the correct rounding unless the
+# product lies within 2**-10 of a half-integer; such rows, and rows with m = 10**11 (where k + 1 might
+# round just below 10**12, as for 99999999999.6), are recomputed with format(). Then g(k + 1) >= 10**12
+# for the true product, so k is the exponent of the correctly rounded value and both paths agree bit for bit.
+
+_M_LO, _M_HI = float(10 ** (L.MANTISSA_DIGITS - 1)), float(10**L.MANTISSA_DIGITS)  # 1e11, 1e12
+_NEAR_HALF = 0.5 - 2.0**-10
+_POW_OFFSET = 300  # k + _POW_OFFSET indexes the tables; k runs over [-299, 337] (abs(x) in [5e-324, 1.8e308])
+
+
+def _scale_pair(k: int) -> tuple[float, float]:
+    if 0 <= k <= 308:
+        return float(10**k), 1.0
+    if k < 0:
+        return 1.0, float(10**-k)
+    return 1e308, float(Fraction(1, 10 ** (k - 308)))  # abs(x) < 1e-297
+
+
+_SCALE_MUL, _SCALE_DIV = (np.array(t) for t in zip(*(_scale_pair(k - _POW_OFFSET) for k in range(2 * _POW_OFFSET + 40))))
+_DIGIT_CODES_L = [d / 4.5 - 1.0 for d in range(10)]  # digit d -> d / 4.5 - 1 (0 -> -1, 9 -> +1)
+# (3, 1000): the codes of the three digits of a group g in [0, 1000), most significant first
+_DIGIT3 = np.array([[_DIGIT_CODES_L[g // 10 ** (2 - j) % 10] for g in range(1000)] for j in range(3)])
+_EXPONENT_INV_SCALE = 1.0 / L.EXPONENT_SCALE  # a power of two: e / 32 is exact
+_MANTISSA_START = L.FEATURE_MANTISSA.start
+
+
+def _scaled(a: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
+    """a * 10**k (rounded, see the notes above) for positive float64 a and integer-valued float64 k."""
+    idx = _as_index(k, _POW_OFFSET + _MAGIC, "kidx")
+    y = np.multiply(a, np.take(_SCALE_MUL, idx), out=_temp(name, a.shape))
+    y /= np.take(_SCALE_DIV, idx)
+    return y
+
+
+def _decimal_parts(absval: np.ndarray, ln: np.ndarray, zero) -> tuple[np.ndarray, np.ndarray]:
+    """(k, m) float64 arrays for absval (ln its natural log; rows where the bool array zero is set are skipped): m in
+    [1e11, 1e12) the 12 significant digits of absval correctly rounded, 11 - k its decimal exponent."""
+    e0 = np.multiply(ln, _INV_LN10, out=_temp("e0", ln.shape))
+    np.floor(e0, out=e0)
+    k = np.subtract(L.MANTISSA_DIGITS - 1.0, e0, out=e0)
+    y = _scaled(absval, k, "y")
+    m = np.rint(y, out=_temp("m", y.shape))
+    for _ in range(4):  # the log estimate is at most one step off; a bound, not a loop that can spin
+        fix = np.flatnonzero((m >= _M_HI) | (m < _M_LO))
+        if not len(fix):
+            break
+        k[fix] += np.where(m[fix] < _M_LO, 1.0, -1.0)
+        y[fix] = _scaled(absval[fix], k[fix], "yfix")
+        m[fix] = np.rint(y[fix])
+    y -= m
+    np.abs(y, out=y)
+    check = (y > _NEAR_HALF) | (m == _M_LO)
+    check &= ~zero
+    for i in np.flatnonzero(check).tolist():  # rare: near a tie, or a power of ten
+        s = format(float(absval[i]), ".11e")
+        k[i] = L.MANTISSA_DIGITS - 1 - int(s[14:])
+        m[i] = int(s[0] + s[2:13])
+    return k, m
 
 
 def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> None:
-    """Fill every channel of a channel-major buf (128, C) (any prior content) from values (C,), mods (17, C).
+    """Fill every channel of a channel-major buf (128, C) (any prior content) from values (C,), mods (16, C).
 
     exact, integral and int_mask are bool arrays (C,), or True where they hold for every row.
     """
@@ -349,31 +407,36 @@ def _write_rows(buf, values, mods, exact, integral, int_mask, type_index) -> Non
     buf[L.INTEGRAL] = integral
     buf[L.DIMS.start : L.FEATURES.start] = 0.0  # dimensions, offset flag, unit offset
     buf[L.RESERVED] = 0.0
-    _write_features(buf[L.FEATURES], values, ln, zero, mods, int_mask)
+    _write_features(buf[L.FEATURES], values, absval, ln, zero, int_mask)
 
 
-def _write_features(feats, values, ln, zero, mods, int_mask) -> None:
-    """Bounded network features in [-1, 1] (see layout.FEATURE_*); feats is channel-major (36, C)."""
-    log10 = np.multiply(ln, 1.0 / _LN10).astype(np.float32)
+def _write_features(feats, values, absval, ln, zero, int_mask) -> None:
+    """Bounded network features in [-1, 1] (see layout.FEATURE_*); feats is channel-major (36, C).
+    absval is abs(values) with 1 where a value is 0, ln its natural log."""
     np.sign(values, out=feats[L.FEATURE_SIGN])
     feats[L.FEATURE_ZERO] = zero
     feats[L.FEATURE_INT] = int_mask
-    feats[L.FEATURE_LOGMAG] = np.tanh(log10 * np.float32(0.1))
-    angles = np.multiply(_LOG_FREQ[:, None], log10, out=_temp("angles", (len(_LOG_FREQ), len(log10)), np.float32))
-    trig = _temp("trig", angles.shape, np.float32)
-    sl = L.FEATURE_LOG_PHASE
-    feats[sl.start : sl.stop : 2] = np.sin(angles, out=trig)
-    feats[sl.start + 1 : sl.stop : 2] = np.cos(angles, out=trig)
-    sl = L.FEATURE_INT_PHASE
-    if int_mask is True or int_mask.any():
-        idx = _as_index(mods[_K], _MAGIC, "pidx")  # n mod 2100
-        for j, table in enumerate(_PHASE_TABLE, sl.start):  # row by row: each output row is contiguous
-            np.take(table, idx, out=feats[j], mode="clip")  # indices in range: clip only skips buffering
-        if int_mask is not True and not int_mask.all():
-            feats[sl] *= int_mask
-    else:
-        feats[sl] = 0.0
-    feats[L.FEATURE_DIMS.start :] = 0.0  # dimension features and offset flag: numbers have none
+    k, m = _decimal_parts(absval, ln, zero)
+    exponent = np.subtract(L.MANTISSA_DIGITS - 1.0, k, out=feats[L.FEATURE_EXPONENT])
+    np.clip(exponent, -L.EXPONENT_SCALE, L.EXPONENT_SCALE, out=exponent)
+    exponent *= _EXPONENT_INV_SCALE
+    mi = _as_index(m, _MAGIC, "mant")  # int64 m in [1e11, 1e12)
+    group, high = _temp("group", mi.shape, np.int64), _temp("high", mi.shape, np.int64)
+    for start in range(_MANTISSA_START + L.MANTISSA_DIGITS - 3, _MANTISSA_START - 1, -3):  # low group first
+        if start > _MANTISSA_START:  # group = mi mod 1000 as mi - 1000 (mi // 1000): 3x faster than np.remainder
+            np.floor_divide(mi, 1000, out=high)
+            np.multiply(high, -1000, out=group)
+            group += mi
+            mi, high = high, mi
+        else:
+            group = mi  # the top group, in [100, 1000)
+        for j in range(3):
+            np.take(_DIGIT3[j], group, out=feats[start + j], mode="clip")  # indices in range: clip skips buffering
+    if zero.any():
+        rows = np.flatnonzero(zero)
+        feats[L.FEATURE_EXPONENT, rows] = 0.0
+        feats[L.FEATURE_MANTISSA, rows] = -1.0
+    feats[L.FEATURE_MANTISSA.stop :] = 0.0  # reserved zeros, dimension features and offset flag: numbers have none
 
 
 def _chunk_parts(arr: np.ndarray):
@@ -493,31 +556,25 @@ def _encode_float_results(values: np.ndarray) -> np.ndarray:
 # a time, so scalars and short lists of Python numbers are filled in pure Python instead (~6 us each): a
 # row is one struct.pack of its non-zero channels (native float64, as NumPy reads it; channels that are
 # always 0 are pad bytes), and the only table is the 2 MB of discrete logs (r / p is computed).
-# The exact channels, type, linear and flags are bit-identical to the batch path; the log channel and
-# the float32 features come from the `math` module instead of NumPy's vectorised kernels and may differ
-# from the batch path in the last unit of precision (tests/test_number.py bounds this).
+# Every channel but LOG_MAG is bit-identical to the batch path (the decimal features use the same IEEE
+# operations, see "the decimal features"); LOG_MAG comes from math.log instead of NumPy's vectorised kernel and
+# may differ from the batch path in the last unit of precision (tests/test_number.py bounds this).
 
-_LOG_FREQ_L = _LOG_FREQ.tolist()
-_F32 = struct.Struct("@f")
-_F32_13 = struct.Struct("@13f")
-_F32_7 = struct.Struct("@7f")
-_F32_TENTH = float(np.float32(0.1))
-_INV_LN10 = 1.0 / _LN10
 _PRIMES_L = list(L.PRIMES)
 _PM1_L = [p - 1 for p in L.PRIMES]
-_ZERO12 = (0.0,) * (2 * len(L.INT_MODULI))
-# The int phase features need n mod m for m in INT_MODULI, all of which divide 2100: one lookup of n mod
-# 2100 gives the 12 interleaved sin/cos values (the table the batch path gathers from).
-_INT_PHASE_ROWS = [tuple(row) for row in _PHASE_TABLE.T.tolist()]
+_DIGIT_CODE = {str(d): c for d, c in enumerate(_DIGIT_CODES_L)}  # "7" -> 7 / 4.5 - 1
+_DECIMAL_ZERO = (0.0,) + (-1.0,) * L.MANTISSA_DIGITS  # the exponent and mantissa features of 0
+_EXPONENT_FEATURE = {e: max(-L.EXPONENT_SCALE, min(L.EXPONENT_SCALE, e)) / L.EXPONENT_SCALE for e in range(-330, 330)}
 # One row as float64 bytes: channels that are always 0 for a number are pad bytes ("x" packs zero bytes,
 # the bits of 0.0). Exact: type, linear, log (4), residue/dlog/dzero/EXACT (49), features sign/zero/int
-# (3), log features (13), int phase (12), INTEGRAL. Inexact: the same without the exact block and INTEGRAL.
-_ROW_EXACT = struct.Struct("@d24x4d49d72x3d13d12d64xd200x")
-_ROW_EXACT_NZ = struct.Struct("@d24x4d32d128xd72x3d13d12d64xd200x")  # no prime divides it: DZERO all 0
-_ROW_INEXACT = struct.Struct("@d24x4d464x3d13d12d272x")
+# (3), exponent and mantissa (13), INTEGRAL. Inexact: the same without the exact block and INTEGRAL.
+_ROW_EXACT = struct.Struct("@d24x4d49d72x3d13d160xd200x")
+_ROW_EXACT_NZ = struct.Struct("@d24x4d32d128xd72x3d13d160xd200x")  # no prime divides it: DZERO all 0
+_ROW_INEXACT = struct.Struct("@d24x4d464x3d13d368x")
 assert _ROW_EXACT.size == _ROW_EXACT_NZ.size == _ROW_INEXACT.size == 8 * L.EMBED_DIM
 assert (L.TYPE_NUMBER, L.LINEAR, L.LOG_MAG, L.RESIDUE.start, L.EXACT, L.FEATURES.start, L.INTEGRAL) == (
-    0, 4, 5, 8, 56, 66, 102) and (L.FEATURE_LOGMAG, L.FEATURE_INT_PHASE.start, L.FEATURE_DIMS.start) == (3, 16, 28)
+    0, 4, 5, 8, 56, 66, 102) and (L.FEATURE_EXPONENT, L.FEATURE_MANTISSA, L.FEATURE_DIMS.start) == (
+    3, slice(4, 16), 28)
 
 
 @functools.lru_cache(maxsize=None)
@@ -588,38 +645,49 @@ def _row_bytes(value: float, k, u) -> bytes:
     if value == 0.0:
         ln = log_sign = sign = 0.0
         zero = 1.0
+        feats = _DECIMAL_ZERO
     else:
-        ln = math.log(abs(value))
+        a = abs(value)
+        ln = math.log(a)
         zero = 0.0
         if value < 0:
             log_sign, sign = 0.5, -1.0
         else:
             log_sign, sign = 0.0, 1.0
-    # float32 like the batch path: log10 rounded to float32, products rounded, then tanh/sin/cos rounded
-    log10 = _F32.unpack(_F32.pack(ln * _INV_LN10))[0]
-    w0, w1, w2, w3, w4, w5 = _LOG_FREQ_L
-    a0, a1, a2, a3, a4, a5, a6 = _F32_7.unpack(_F32_7.pack(
-        w0 * log10, w1 * log10, w2 * log10, w3 * log10, w4 * log10, w5 * log10, log10 * _F32_TENTH))
-    sin, cos = math.sin, math.cos
-    feats = _F32_13.unpack(_F32_13.pack(math.tanh(a6), sin(a0), cos(a0), sin(a1), cos(a1), sin(a2), cos(a2),
-                                        sin(a3), cos(a3), sin(a4), cos(a4), sin(a5), cos(a5)))
-    if k is not None:
-        is_int, phase = 1.0, _INT_PHASE_ROWS[k % _PHASE_PERIOD]
-    else:
-        is_int, phase = 0.0, _ZERO12
+        s = format(a, ".11e")  # d.ddddddddddde+XX: the correctly rounded 12 digits, as the batch path
+        feats = (_EXPONENT_FEATURE[int(s[14:])], *map(_DIGIT_CODE.__getitem__, s[0] + s[2:13]))
+    is_int = 0.0 if k is None else 1.0
     linear = value / L.LINEAR_SCALE
     if u is None:
-        return _ROW_INEXACT.pack(1.0, linear, ln, log_sign, zero, sign, zero, is_int, *feats, *phase)
+        return _ROW_INEXACT.pack(1.0, linear, ln, log_sign, zero, sign, zero, is_int, *feats)
     integral = is_int  # an exact row is an integer or a fraction
     block = (_EXACT_BLOCK or _exact_block_fn())(u)
     if block is not None:  # no prime divides u: DZERO is all 0
-        return _ROW_EXACT_NZ.pack(1.0, linear, ln, log_sign, zero, *block, 1.0, sign, zero, is_int, *feats, *phase,
-                                  integral)
+        return _ROW_EXACT_NZ.pack(1.0, linear, ln, log_sign, zero, *block, 1.0, sign, zero, is_int, *feats, integral)
     rs = [u % p for p in _PRIMES_L]
     return _ROW_EXACT.pack(1.0, linear, ln, log_sign, zero, *map(truediv, rs, _PRIMES_L),
                            *map(truediv, map(getitem, _dlog_tabs(), rs), _PM1_L),
-                           *[0.0 if r else 1.0 for r in rs], 1.0, sign, zero, is_int, *feats, *phase, integral)
+                           *[0.0 if r else 1.0 for r in rs], 1.0, sign, zero, is_int, *feats, integral)
 
+
+
+def _decimal_features(value: float) -> tuple:
+    """FEATURE_EXPONENT and the 12 FEATURE_MANTISSA entries of one float, as _row_bytes writes them."""
+    if value == 0.0:
+        return _DECIMAL_ZERO
+    s = format(abs(value), ".11e")
+    return (_EXPONENT_FEATURE[int(s[14:])], *map(_DIGIT_CODE.__getitem__, s[0] + s[2:13]))
+
+
+def _decimal_feature_rows(values: np.ndarray) -> np.ndarray:
+    """(N,) floats -> (N, 13): FEATURE_EXPONENT and FEATURE_MANTISSA as the batch path writes them."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    absval = np.abs(values)
+    zero = absval == 0
+    absval[zero] = 1.0
+    feats = np.empty((L.N_FEATURES, len(values)))
+    _write_features(feats, values, absval, np.log(absval), zero, False)
+    return feats[L.FEATURE_EXPONENT : L.FEATURE_MANTISSA.stop].T
 
 _PLAIN = frozenset((int, float, Fraction, Decimal))
 

@@ -54,7 +54,8 @@ from fractions import Fraction
 import numpy as np
 
 from . import layout as L
-from .number import NumberEncoder, _check_finite, _encode_float_results, _real_embeddings
+from .number import (NumberEncoder, _check_finite, _decimal_feature_rows, _decimal_features, _encode_float_results,
+                     _real_embeddings)
 from .units import KINDS, MAX_EXPONENT, Unit, convert_exact, parse_unit
 
 _QUANTITY_OR_UNIT = (L.TYPE_QUANTITY, L.TYPE_UNIT)
@@ -115,11 +116,11 @@ def _check(e, kinds=_QUANTITY_OR_UNIT, name: str = "embedding") -> tuple[np.ndar
 
 _SMALL_BATCH = 8
 _LOG_TOLERANCE = 1e-9  # relative: the ulps between the scalar and batch encoders, far below a raw sum's error
-_FEATURE_TOLERANCE = 1e-6  # the bounded features are float32
-_INV_LN10 = 1.0 / math.log(10.0)
+_FEATURE_TOLERANCE = 1e-6  # float32 room for the features; mantissa digits are 2/9 apart, so read exactly
 _TYPE_NAMES = L.TYPE_NAMES + ("reserved",)
 _OPERATORS_HINT = "Combine quantities with q.add / q.sub / q.mul / q.div"
-_F_SIGN, _F_ZERO, _F_LOGMAG = (L.FEATURES.start + f for f in (L.FEATURE_SIGN, L.FEATURE_ZERO, L.FEATURE_LOGMAG))
+_F_SIGN, _F_ZERO = (L.FEATURES.start + f for f in (L.FEATURE_SIGN, L.FEATURE_ZERO))
+_F_DECIMAL = slice(L.FEATURES.start + L.FEATURE_EXPONENT, L.FEATURES.start + L.FEATURE_MANTISSA.stop)  # 13 dims
 _F_DIMS = slice(L.FEATURES.start + L.FEATURE_DIMS.start, L.FEATURES.start + L.FEATURE_DIMS.stop)
 _F_OFFSET = L.FEATURES.start + L.FEATURE_OFFSET
 
@@ -152,10 +153,11 @@ def _row_problem(r: list[float], kinds) -> str | None:
     if (r[L.LOG_ZERO] != zero or r[L.LOG_SIGN] != (0.5 if value < 0 else 0.0)
             or abs(r[L.LOG_MAG] - ln) > _LOG_TOLERANCE * max(1.0, abs(ln))
             or r[_F_SIGN] != (value > 0) - (value < 0) or r[_F_ZERO] != zero
-            or abs(r[_F_LOGMAG] - math.tanh(ln * _INV_LN10 * 0.1)) > _FEATURE_TOLERANCE
+            or any(abs(f - g) > _FEATURE_TOLERANCE for f, g in zip(r[_F_DECIMAL], _decimal_features(value)))
             or any(abs(f - math.tanh(d / 2.0)) > _FEATURE_TOLERANCE for f, d in zip(r[_F_DIMS], dims))
             or r[_F_OFFSET] != flag or (kind == L.TYPE_UNIT and not value > 0.0)):  # fmt: skip
-        return ("has channels that disagree with its value (log magnitude, sign or features): a raw combination? "
+        return ("has channels that disagree with its value (log magnitude, sign, exponent/mantissa or features): "
+                "a raw combination? "
                 + _OPERATORS_HINT)
     return None
 
@@ -182,7 +184,7 @@ def _bad_rows(arr: np.ndarray, kinds) -> np.ndarray:
     bad |= (arr[:, L.LOG_ZERO] != zero) | (arr[:, L.LOG_SIGN] != np.where(value < 0, 0.5, 0.0))
     bad |= np.abs(arr[:, L.LOG_MAG] - ln) > _LOG_TOLERANCE * np.maximum(1.0, np.abs(ln))
     bad |= (arr[:, _F_SIGN] != np.sign(value)) | (arr[:, _F_ZERO] != zero)
-    bad |= np.abs(arr[:, _F_LOGMAG] - np.tanh(ln * _INV_LN10 * 0.1)) > _FEATURE_TOLERANCE
+    bad |= np.any(np.abs(arr[:, _F_DECIMAL] - _decimal_feature_rows(value)) > _FEATURE_TOLERANCE, axis=1)
     bad |= np.any(np.abs(arr[:, _F_DIMS] - np.tanh(dims / 2.0)) > _FEATURE_TOLERANCE, axis=1)
     bad |= (arr[:, _F_OFFSET] != flags) | (is_unit & ~(value > 0.0))
     return bad
