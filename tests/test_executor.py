@@ -4,6 +4,7 @@ exact unit factors), the registry that sizes the network's heads, `step`, and th
 from __future__ import annotations
 
 import ast
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,10 +84,61 @@ def _nearest_root_reference(x: int, k: int) -> int:
     return lo
 
 
+def test_nearest_root_reference_is_the_nearest_integer():
+    """The reference itself, on exact integer comparisons: n - 1/2 <= x^(1/k) < n + 1/2."""
+    for x, k, n in ((0, 3, 0), (1, 7, 1), (2, 2, 1), (3, 2, 2), (8, 3, 2), (63250968, 10, 6), (10**30, 10, 1000)):
+        assert _nearest_root_reference(x, k) == n, (x, k)
+    for x in range(0, 3000, 7):
+        for k in (1, 2, 3, 5):
+            n = _nearest_root_reference(x, k)
+            assert (2 * n - 1) ** k <= 2**k * x < (2 * n + 1) ** k or n == 0 and 2**k * x < 1
+
+
+def ordinal(k: int) -> X.Value:
+    """An ordinal slot ("the third" -> 3), as value_of_span makes it."""
+    return X.Value("ordinal", enc.encode(k))
+
+
+def place(p: int) -> X.Value:
+    """A place slot ("the ten thousands" -> 10**4), as value_of_span makes it."""
+    return X.Value("place", enc.encode(10**p))
+
+
 @settings(max_examples=60, deadline=None)
 @given(x=st.integers(0, 10**18), k=st.sampled_from(X.ROOT_ORDERS))
 def test_root_k_unary_matches_integer_reference(x, k):
+    """root2 / root3: "the square / cube root of x"; equal to root_of with the ordinal k."""
     assert exact(X.execute(f"root{k}", X.number(x))) == _nearest_root_reference(x, k)
+    assert exact(X.execute("root_of", ordinal(k), X.number(x))) == _nearest_root_reference(x, k)
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=st.one_of(st.integers(0, 10**40), st.integers(0, 2000)), k=st.integers(1, 20))
+def test_root_of_matches_integer_reference(x, k):
+    """root_of(ordinal k, x): the integer nearest the real k-th root (exact comparisons, any k the
+    detector reads: "the first" ... "the twentieth")."""
+    out = X.execute("root_of", ordinal(k), X.number(x))
+    assert exact(out) == _nearest_root_reference(x, k)
+
+
+@pytest.mark.parametrize("k, x, n", [(3, 98521710, 462), (7, 98521710, 14), (10, 63250968, 6), (4, 3567987185, 244),
+                                     (9, 28320261, 7)])
+def test_root_of_reads_the_ordinal_span(k, x, n):
+    """The generator's question: the ordinal span, then the number (round(x ** (1/k)) is its answer)."""
+    words = "- - second third fourth fifth sixth seventh eighth ninth tenth".split()
+    k_value, x_value = span_values(f"What is the {words[k]} root of {x} to the nearest integer?")
+    assert (k_value.kind, x_value.kind) == ("ordinal", "number")
+    assert exact(X.execute("root_of", k_value, x_value)) == n == round(x ** (1 / k))
+
+
+def test_root_of_refuses_wrong_kinds_and_values():
+    x = X.number(64)
+    for bad in ((X.number(3), x), (place(1), x), (x, ordinal(3)), (ordinal(3), ordinal(2)), (ordinal(3), place(2)),
+                (ordinal(2), X.number(-4)), (ordinal(2), X.number(Fraction(9, 4))), (ordinal(0), x)):
+        with pytest.raises(X.StepError):
+            X.execute("root_of", *bad)
+    with pytest.raises(X.StepError):
+        X.execute("root_of", ordinal(2))  # arity 2
 
 
 def test_root_binary_takes_the_exponent_one_over_k():
@@ -155,7 +207,75 @@ def test_heads_are_sized_from_the_registry():
     unary = {n for n, i in X.INSTRUCTIONS.items() if i.arity == 1}
     assert set(X.BINARY_OPS) == binary | {"none"} and set(X.UNARY_OPS) == unary | {"keep", "unwrap"}
     assert X.TERMINAL == {n for n, i in X.INSTRUCTIONS.items() if i.terminal} >= {f"root{k}" for k in X.ROOT_ORDERS}
-    assert all(X.INSTRUCTIONS[n].arity == 1 for n in X.TERMINAL)
+    # terminal ops of both arities: the slot ops, and the gap ops that read k or a place from a span
+    assert X.ROOT_ORDERS == (2, 3)
+    assert {n for n in X.TERMINAL if X.INSTRUCTIONS[n].arity == 2} == {"kth_big", "kth_small", "root_of", "digit_at"}
+    assert {"root2", "root3", "max", "min", "sort_asc", "sort_desc"} <= {
+        n for n in X.TERMINAL if X.INSTRUCTIONS[n].arity == 1}
+    # k and the place are operands now: no op per k or per place is left in the heads
+    numbered = [n for n in X.INSTRUCTIONS if re.fullmatch(r"(?:kth_big|kth_small|digit|root)\d+", n)]
+    assert sorted(numbered) == ["root2", "root3"]
+
+
+def test_terminal_slot_examples():
+    assert X.terminal_slot({}, {}) is None
+    assert X.terminal_slot({0: "+", 2: "join"}, {4: "unwrap"}) is None
+    assert X.terminal_slot({0: "kth_big"}, {}) == 0
+    assert X.terminal_slot({1: "digit_at"}, {}) == 1
+    assert X.terminal_slot({0: "+", 3: "kth_big"}, {}) == 2  # the doctest
+    assert X.terminal_slot({0: "+", 2: "-", 5: "root_of"}, {}) == 3
+    assert X.terminal_slot({0: "+"}, {2: "sort_asc"}) == 1
+    assert X.terminal_slot({3: "+"}, {1: "max"}) == 1  # gaps after it do not move it
+    assert X.terminal_slot({}, {0: "unwrap", 2: "root3"}) == 2
+    with pytest.raises(X.StepError, match="two terminal"):
+        X.terminal_slot({0: "kth_big"}, {3: "max"})
+    with pytest.raises(X.StepError, match="two terminal"):
+        X.terminal_slot({0: "kth_big", 2: "digit_at"}, {})
+    for gaps in ({1: "+"}, {2: "+"}, {2: "kth_small"}):  # a binary op would swallow the root's slot
+        with pytest.raises(X.StepError):
+            X.terminal_slot(gaps, {2: "root2"})
+
+
+_NON_TERMINAL_GAPS = ("+", "join", "tag")
+_TERMINAL_GAPS = ("kth_big", "kth_small", "root_of", "digit_at")
+_TERMINAL_SLOTS = ("root2", "max", "sort_asc")
+
+
+@st.composite
+def _steps_with_one_terminal(draw):
+    """(number of slots, gaps, unary) with exactly one terminal instruction, never overlapping."""
+    n = draw(st.integers(1, 12))
+    gaps, k = {}, 0
+    while k + 1 < n:
+        if draw(st.booleans()):
+            gaps[k] = draw(st.sampled_from(_NON_TERMINAL_GAPS))
+            k += 2
+        else:
+            k += 1
+    free = [k for k in range(n) if k not in gaps and k - 1 not in gaps]
+    unary = {k: "keep" for k in free if draw(st.booleans())}
+    choices = [("gap", k) for k in gaps] + [("slot", k) for k in free]
+    kind, k = draw(st.sampled_from(choices))
+    if kind == "gap":
+        gaps[k] = draw(st.sampled_from(_TERMINAL_GAPS))
+    else:
+        unary[k] = draw(st.sampled_from(_TERMINAL_SLOTS))
+    return n, gaps, unary
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_steps_with_one_terminal())
+def test_terminal_slot_is_where_step_writes_the_terminal_result(case):
+    """After `step`, the slot terminal_slot names holds the terminal instruction's result, for gap and
+    slot ops alike."""
+    n, gaps, unary = case
+    S, B, E, T = 9, 1, 2, 5
+    ids = [B] + [t for _ in range(n) for t in (S, T)][:-1] + [E]
+    _, slots = X.step(ids, list(range(n)), gaps, unary, slot_id=S, edges=(S, B, E),
+                      apply=lambda op, *args: (op, *args))
+    k = X.terminal_slot(gaps, unary)
+    assert slots[k][0] in X.TERMINAL
+    assert [s for s in slots if isinstance(s, tuple) and s[0] in X.TERMINAL] == [slots[k]]
 
 
 def test_step_reduces_adjacent_pairs_and_unwraps():
@@ -222,6 +342,13 @@ def as_list(values) -> X.Value:
     return out
 
 
+def test_value_of_span_reads_ordinals_and_places():
+    values = span_values("What is the twelth biggest value, the ten thousands digit, the units place?")
+    assert [v.kind for v in values] == ["ordinal", "place", "place"]
+    assert [enc.decode_exact(v.vector) for v in values] == [12, 10000, 1]
+    assert all(v.form is None and v.unit is None for v in values)
+
+
 def test_value_of_span_reads_time_label_and_the_written_form():
     values = span_values("Is -3/74 less than 1?") + span_values("Which is it?  (a) 0.2  (b) 4085  (c) 5:28 PM")
     assert [(v.kind, v.form) for v in values] == [("number", "fraction"), ("number", "int"), ("label", None),
@@ -283,21 +410,57 @@ def test_join_keeps_text_order_for_values_and_lists():
 
 
 @settings(max_examples=40, deadline=None)
-@given(xs=st.lists(st.one_of(st.integers(-(10**9), 10**9), small_fracs), min_size=3, max_size=10, unique=True))
+@given(xs=st.lists(st.one_of(st.integers(-(10**9), 10**9), small_fracs), min_size=2, max_size=12, unique=True))
 def test_list_orders_match_sorted(xs):
     fx, v = [Fraction(x) for x in xs], as_list(xs)
     assert ordered(v) == fx
     assert ordered(X.execute("sort_asc", v)) == sorted(fx)
     assert ordered(X.execute("sort_desc", v)) == sorted(fx, reverse=True)
     assert exact(X.execute("max", v)) == max(fx) and exact(X.execute("min", v)) == min(fx)
-    for k in X.KTH_ORDERS:
-        if k <= len(fx):
-            assert exact(X.execute(f"kth_big{k}", v)) == sorted(fx, reverse=True)[k - 1]
-            assert exact(X.execute(f"kth_small{k}", v)) == sorted(fx)[k - 1]
-        else:
+    assert set(X.TERMINAL) >= {"sort_asc", "sort_desc", "max", "min", "kth_big", "kth_small"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(xs=st.lists(st.one_of(st.integers(-(10**12), 10**12), small_fracs), min_size=2, max_size=12, unique=True),
+       k=st.integers(0, 15))
+def test_kth_big_and_small_match_sorted(xs, k):
+    """kth_big / kth_small (ordinal k, list): the k-th of sorted(); k past the list (or 0) is a StepError.
+    The item itself comes back (it keeps its label and written form); kth 1 is max / min."""
+    fx, v = [Fraction(x) for x in xs], as_list(xs)
+    if 1 <= k <= len(fx):
+        big, small = X.execute("kth_big", ordinal(k), v), X.execute("kth_small", ordinal(k), v)
+        assert exact(big) == sorted(fx, reverse=True)[k - 1] and exact(small) == sorted(fx)[k - 1]
+        assert any(big is item for item in v.items) and any(small is item for item in v.items)
+        if k == 1:
+            assert exact(big) == exact(X.execute("max", v)) and exact(small) == exact(X.execute("min", v))
+    else:
+        for name in ("kth_big", "kth_small"):
             with pytest.raises(X.StepError):
-                X.execute(f"kth_big{k}", v)
-    assert set(X.TERMINAL) >= {"sort_asc", "sort_desc", "max", "min", "kth_big10", "kth_small2"}
+                X.execute(name, ordinal(k), v)
+
+
+def test_kth_reads_the_ordinal_span_and_keeps_the_label():
+    k, la, a, lb, b_num, b_den, lc, c, ld, d = span_values(
+        "Which is the third biggest value?  (a) 5  (b) -2/7  (c) 0.4  (d) 9")
+    assert k.kind == "ordinal" and enc.decode_exact(k.vector) == 3
+    b = X.execute("/", b_num, b_den)  # "-2/7": divide first, as the teacher does
+    tagged = [X.execute("tag", label, value) for label, value in ((la, a), (lb, b), (lc, c), (ld, d))]
+    listed = tagged[0]
+    for item in tagged[1:]:
+        listed = X.execute("join", listed, item)
+    third = X.execute("kth_big", k, listed)  # 9, 5, 0.4, -2/7: the third biggest is (c)
+    assert exact(third) == Fraction(2, 5) and X.render_mathds(third) == "c"
+    assert X.render_mathds(X.execute("kth_small", k, listed)) == "a"
+
+
+def test_kth_refuses_wrong_kinds():
+    v = as_list([3, 1, 2])
+    for bad in ((X.number(2), v), (place(0), v), (v, ordinal(2)), (ordinal(2), X.number(3)), (ordinal(2), ordinal(3))):
+        for name in ("kth_big", "kth_small"):
+            with pytest.raises(X.StepError):
+                X.execute(name, *bad)
+    with pytest.raises(X.StepError):
+        X.execute("kth_big", v)  # arity 2
 
 
 @settings(max_examples=60, deadline=None)
@@ -405,12 +568,35 @@ def test_primality_past_the_proven_bound_is_refused():
         X.execute("prime_factors", X.number(1))
 
 
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(0, 10**13))
-def test_digit_p_matches_the_decimal_digits(n):
-    digits = str(n)[::-1]
-    for p in X.DIGIT_PLACES:
-        assert exact(X.execute(f"digit{p}", X.number(n))) == (int(digits[p]) if p < len(digits) else 0)
+@settings(max_examples=80, deadline=None)
+@given(n=st.one_of(st.integers(0, 10**13), st.integers(-(10**40), 10**40)), p=st.integers(0, 45))
+def test_digit_at_matches_the_decimal_digits(n, p):
+    """digit_at(place 10**p, n): the digit of 10**p of abs(n) as str() writes it; 0 past its length."""
+    digits = str(abs(n))[::-1]
+    out = X.execute("digit_at", place(p), X.number(n))
+    assert exact(out) == (int(digits[p]) if p < len(digits) else 0)
+    assert out.form == "int" and X.render_mathds(out) == str(exact(out))
+
+
+@pytest.mark.parametrize("question, digit", [("What is the units digit of 7417?", 7),
+                                             ("What is the ten thousands digit of 95648687?", 4),
+                                             ("What is the hundred billions digit of 851192963223?", 8),
+                                             ("What is the trillions digit of 1000000000001?", 1),
+                                             ("What is the hundreds digit of 42?", 0)])
+def test_digit_at_reads_the_place_span(question, digit):
+    where, n = span_values(question)
+    assert (where.kind, n.kind) == ("place", "number")
+    assert exact(X.execute("digit_at", where, n)) == digit
+
+
+def test_digit_at_refuses_wrong_kinds():
+    n = X.number(12345)
+    for bad in ((X.number(10), n), (ordinal(1), n), (n, place(1)), (place(1), place(2)),
+                (place(1), X.number(Fraction(5, 2))), (place(0), as_list([1, 2]))):
+        with pytest.raises(X.StepError):
+            X.execute("digit_at", *bad)
+    with pytest.raises(X.StepError):
+        X.execute("digit_at", n)  # arity 2
 
 
 def _round_reference(x: decimal.Decimal, places: int) -> Fraction:

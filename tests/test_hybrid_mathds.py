@@ -10,6 +10,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -116,13 +117,41 @@ def test_impossible_steps_are_refused(gaps, unwrap):
 @pytest.mark.parametrize("x, k", [(0, 2), (1, 10), (2003429123, 3), (63250968, 10), (3567987185, 4),
                                   (10**40 + 12345, 7), (2**64 - 1, 2), (99, 2), (100, 2), (110, 2)])
 def test_root_is_the_nearest_integer(x, k):
-    """root<k>: the integer nearest to x ** (1/k), against exact integer arithmetic."""
+    """root_of (ordinal k, x), root2 / root3 and root (x, 1/k): the integer nearest to x ** (1/k), against
+    exact integer arithmetic."""
     n = enc.decode_exact(X.nearest_root(X.number(x), k).vector)
     assert (n == 0 or (2 * n - 1) ** k <= 2**k * x) and 2**k * x < (2 * n + 1) ** k
-    ids, slots = _step(_ids("the root of #"), _nums(x), {}, {0: f"root{k}"})
-    assert _values(slots) == [n]
+    ordinal = X.Value("ordinal", enc.encode(k))
+    ids, slots = _step(_ids("What is the # root of # to the nearest integer?"), [ordinal, X.number(x)],
+                       {0: "root_of"}, {})
+    assert _text(ids) == "What is the # to the nearest integer?" and _values(slots) == [n]
+    assert X.terminal_slot({0: "root_of"}, {}) == 0  # the slot that holds the answer
+    if k in X.ROOT_ORDERS:  # "the square root", "the cube root": a word, no ordinal span
+        ids, slots = _step(_ids("the root of #"), _nums(x), {}, {0: f"root{k}"})
+        assert _values(slots) == [n]
+    else:
+        with pytest.raises(X.StepError):
+            _step(_ids("the root of #"), _nums(x), {}, {0: f"root{k}"})
     ids, slots = _step(_ids("# to the power of #"), _nums(x, Fraction(1, k)), {0: "root"}, {})
     assert _values(slots) == [n]
+
+
+@pytest.mark.parametrize("question, answer, ops", [
+    ("What is the seventh root of 98521710 to the nearest integer?", "14", ["root_of"]),
+    ("What is the third root of 97381957 to the nearest integer?", "460", ["root_of"]),
+    ("What is the tenth root of 63250968 to the nearest integer?", "6", ["root_of"]),
+    ("What is the cube root of 2003429123 to the nearest integer?", "1261", ["root3"]),
+    ("What is the square root of 99 to the nearest integer?", "10", ["root2"]),
+    ("What is 3567987185 to the power of 1/4, to the nearest integer?", "244", ["/", "root"]),
+])
+def test_teacher_reduces_roots(question, answer, ops):
+    """The ordinal of "the seventh root" is a slot (kind "ordinal"): one terminal gap op reads it; the
+    leftover words are never read as a new question."""
+    states = teach(question, answer)
+    assert [op for _, _, gaps, unary, _ in states for op in [*gaps.values(), *unary.values()]] == ops
+    if ops == ["root_of"]:
+        _, values, gaps, _, _ = states[0]
+        assert [v.kind for v in values] == ["ordinal", "number"] and gaps == {0: "root_of"}
 
 
 def test_division_by_zero_is_an_error_not_an_answer():
@@ -163,7 +192,10 @@ def test_answer_format_follows_the_generator(value, fmt, expected):
     ("What is #?", {}, {}),
     ("What is # to the power of #/#, to the nearest integer?", {1: "/"}, {}),
     ("What is # to the power of #, to the nearest integer?", {0: "root"}, {}),
-    ("What is the seventh root of # to the nearest integer?", {}, {0: "root7"}),
+    ("What is the # root of # to the nearest integer?", {0: "root_of"}, {}),  # the ordinal is a slot
+    ("What is # plus the # root of #?", {1: "root_of"}, {}),
+    ("What is the cube root of # to the nearest integer?", {}, {0: "root3"}),
+    ("What is the square root of # to the nearest integer?", {}, {0: "root2"}),
 ])
 def test_teacher_actions(text, gaps, unwrap):
     assert O.actions(text.replace("#", SLOT_CHAR)) == (gaps, unwrap)
@@ -330,15 +362,28 @@ def test_the_task_teaches_every_module_of_the_sample():
 
 
 def test_slot_features_give_every_value_kind_a_type():
-    """Lists (sort, join), booleans, clock times and choice labels re-enter the network as numbers."""
-    from fluxem.nn import TYPE_IDS
+    """Lists (sort, join), booleans and clock times re-enter the network as numbers; choice labels,
+    ordinals and place names have types of their own (their vectors are their numbers: index, k, 10**p)."""
+    from fluxem import layout as FL
+    from fluxem.nn import N_TYPES, TYPE_IDS
+    from fxlab.models.slot_embedding import SlotEmbedding, type_id
 
     values = [X._as_list([X.integer(3), X.integer(1)]), X.clock_time(328), X.integer(2)]
     values += H.run_step(*H.initial_state("Is 2 < 3?", TASK), {0: "lt"}, {})[1]
     values += H.initial_state("Which is the biggest value?  (a) 3  (b) 4", TASK)[1][:1]
-    assert [v.kind for v in values] == ["list", "time", "number", "boolean", "label"]
-    rows, types = H._features(values)
-    assert rows.shape[0] == 5 and types == [TYPE_IDS["number"]] * 5
+    values += H.initial_state("Which is the third biggest value?  (a) 3  (b) 4", TASK)[1][:1]
+    values += H.initial_state("What is the ten thousands digit of 95648687?", TASK)[1][:1]
+    assert [v.kind for v in values] == ["list", "time", "number", "boolean", "label", "ordinal", "place"]
+    assert [enc.decode_exact(v.vector) for v in values[4:]] == [0, 3, 10000]
+    types = [type_id(v) for v in values]
+    assert types == [TYPE_IDS["number"]] * 4 + [TYPE_IDS["label"], TYPE_IDS["ordinal"], TYPE_IDS["place"]]
+    assert len(set(types[3:])) == 4 and max(types) < N_TYPES == 7
+    embedding = SlotEmbedding("fluxem", 8)
+    rows = embedding.features(values)
+    assert rows.shape == (7, FL.N_FEATURES)
+    assert (rows == np.stack([v.vector[FL.FEATURES] for v in values]).astype(np.float32)).all()
+    out = embedding(torch.from_numpy(rows), torch.tensor(types))
+    assert out.shape == (7, 8) and torch.isfinite(out).all()
 
 
 def test_comparison_signs_are_distinct_hybrid_tokens():

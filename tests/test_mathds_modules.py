@@ -14,6 +14,7 @@ from fluxem import layout as FL
 from fxlab.executor import TERMINAL, render_mathds
 from fxlab.models.hybrid import initial_state, run_step, state_text
 from fxlab.tasks import mathds_modules as M
+from fxlab.tasks.mathds import MathdsTask
 from fxlab.tasks.base import Task, teacher_states
 
 MATHDS = Path(__file__).resolve().parent.parent.parent / "shared" / "mathds"  # ../shared/mathds beside the repo
@@ -25,10 +26,11 @@ FAMILIES = ("comparison__", "measurement__", "numbers__")
 
 
 class ModulesTask(Task):
-    """Stand-in for the mathds task: every span kind of these questions is a slot."""
+    """Stand-in for the mathds task: every span kind of these questions is a slot (ordinals and place
+    names included: kth_big and digit_at read k and the place from them)."""
 
     name = "mathds_modules"
-    slot_kinds = ("number", "quantity", "unit", "time", "label")
+    slot_kinds = MathdsTask.slot_kinds
 
     def actions(self, record, text, n):
         return M.actions_for(record["module"], text, n, record)
@@ -82,20 +84,22 @@ TEMPLATES = [
     # comparison.kth_biggest: list and multiple choice, biggest / smallest, the ordinals up to tenth
     ("comparison__kth_biggest", "What is the biggest value in -0.2, -0.4, 2, 0.2, -1387, 0?", "2", "max"),
     ("comparison__kth_biggest", "What is the smallest value in -0.07, 0.07, 1/3, -3?", "-3", "min"),
-    ("comparison__kth_biggest", "What is the second biggest value in 89, -700, -2/17, 0.3?", "0.3", "kth_big2"),
+    ("comparison__kth_biggest", "What is the second biggest value in 89, -700, -2/17, 0.3?", "0.3", "kth_big"),
     ("comparison__kth_biggest", "What is the third smallest value in -150, 0.2, 1, 2.2, 0.33?", "0.33",
-     "kth_small3"),
+     "kth_small"),
     ("comparison__kth_biggest", "Which is the fifth biggest value?  (a) 24  (b) 0.1  (c) -2  (d) -16  (e) -484",
-     "e", "kth_big5"),
+     "e", "kth_big"),
     ("comparison__kth_biggest", "Which is the smallest value?  (a) -0.3  (b) 70  (c) 2/7", "a", "min"),
     ("comparison__kth_biggest", "Which is the third smallest value?  (a) -2034/235  (b) 0.1  (c) -1", "b",
-     "kth_small3"),
+     "kth_small"),
     ("comparison__kth_biggest_more", "What is the tenth biggest value in 1, 2, 3, 4, 5, 6, 7, 8, 9, 10?", "1",
-     "kth_big10"),
+     "kth_big"),
     ("comparison__kth_biggest_more", "Which is the ninth smallest value?  (a) 1  (b) 2  (c) 3  (d) 4  (e) 5  "
-     "(f) 6  (g) 7  (h) 8  (i) 9  (j) -1/2", "h", "kth_small9"),
+     "(f) 6  (g) 7  (h) 8  (i) 9  (j) -1/2", "h", "kth_small"),
     ("comparison__kth_biggest_more", "What is the eighth biggest value in 9, 8, 7, 6, 5, 4, -1/3, 0.2, 1?",
-     "0.2", "kth_big8"),
+     "0.2", "kth_big"),
+    ("comparison__kth_biggest", "What is the twelth smallest value in 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1?",
+     "12", "kth_small"),
     # comparison.closest: list and multiple choice, closest / nearest
     ("comparison__closest", "What is the closest to 2/7 in -28, -509, 14?", "14", "closest"),
     ("comparison__closest", "What is the nearest to -0.1 in -0.0739, 4, 0.767?", "-0.0739", "closest"),
@@ -161,10 +165,11 @@ TEMPLATES = [
     ("numbers__list_prime_factors", "What are the prime factors of 703505751?", "3, 13, 29, 89, 241",
      "prime_factors"),
     ("numbers__list_prime_factors", "List the prime factors of 2.", "2", "prime_factors"),
-    ("numbers__place_value", "What is the units digit of 7417?", "7", "digit0"),
-    ("numbers__place_value", "What is the ten thousands digit of 95648687?", "4", "digit4"),
-    ("numbers__place_value_big", "What is the hundred billions digit of 851192963223?", "8", "digit11"),
-    ("numbers__place_value_big", "What is the trillions digit of 1000000000001?", "1", "digit12"),
+    ("numbers__place_value", "What is the units digit of 7417?", "7", "digit_at"),
+    ("numbers__place_value", "What is the ten thousands digit of 95648687?", "4", "digit_at"),
+    ("numbers__place_value", "What is the tens digit of 90?", "9", "digit_at"),
+    ("numbers__place_value_big", "What is the hundred billions digit of 851192963223?", "8", "digit_at"),
+    ("numbers__place_value_big", "What is the trillions digit of 1000000000001?", "1", "digit_at"),
     ("numbers__round_number", "Round -14336000 to the nearest 1000000.", "-14000000", "round_to"),
     ("numbers__round_number", "What is 73471547 rounded to the nearest one hundred thousand?", "73500000",
      "round_to"),
@@ -188,6 +193,48 @@ def test_every_template_reduces_to_the_answer(module, question, target, op):
     for _, _, gaps, unary, _ in states:  # the network's decide() never runs a unary and a binary op on one slot
         assert not any(k in unary or k + 1 in unary for k in gaps)
         assert all(op in TERMINAL for op in unary.values())  # a unary op leaves the text: it ends the reduction
+    # a terminal op (unary, or a gap op that reads k / the place from a span) is the last step
+    terminal = [n for n, (_, _, gaps, unary, _) in enumerate(states)
+                if any(o in TERMINAL for o in [*gaps.values(), *unary.values()])]
+    assert terminal in ([], [len(states) - 1])
+
+
+# The ordinal and place spans are operands: the gap op's left slot holds k or 10**p, its right the list or n.
+ORDINAL_AND_PLACE = [
+    ("comparison__kth_biggest", "What is the second biggest value in 89, -700, -2/17, 0.3?", "0.3", "kth_big",
+     "ordinal", 2),
+    ("comparison__kth_biggest", "Which is the third smallest value?  (a) -2034/235  (b) 0.1  (c) -1", "b",
+     "kth_small", "ordinal", 3),
+    ("comparison__kth_biggest_more", "What is the tenth biggest value in 1, 2, 3, 4, 5, 6, 7, 8, 9, 10?", "1",
+     "kth_big", "ordinal", 10),
+    ("numbers__place_value", "What is the ten thousands digit of 95648687?", "4", "digit_at", "place", 10**4),
+    ("numbers__place_value_big", "What is the hundred billions digit of 851192963223?", "8", "digit_at", "place",
+     10**11),
+]
+
+
+@pytest.mark.parametrize("module, question, target, op, kind, k", ORDINAL_AND_PLACE)
+def test_kth_and_digit_at_read_the_ordinal_or_place_slot(module, question, target, op, kind, k):
+    from fluxem import NumberEncoder
+
+    states = reduce(module, question, target)
+    assert states
+    ids, values, gaps, unary, _ = states[-1]
+    assert not unary and list(gaps.values()) == [op]
+    (left,) = gaps
+    assert values[left].kind == kind and NumberEncoder().decode_exact(values[left].vector) == k
+    assert values[left + 1].kind == ("list" if op.startswith("kth") else "number")
+    assert state_text(ids).count("\x00") == len(values)
+    # the first state reads the ordinal / place name as a slot: its word is gone from the text
+    first_text = state_text(states[0][0])
+    assert not re.search(r"the (?:second|third|tenth|ten thousands|hundred billions) ", first_text), first_text
+
+
+def test_kth_without_an_ordinal_is_max_or_min():
+    for question, target, op in (("What is the biggest value in 3, -1, 2?", "3", "max"),
+                                 ("Which is the smallest value?  (a) -0.3  (b) 70", "a", "min")):
+        states = reduce("comparison__kth_biggest", question, target)
+        assert ops_of(states)[-1] == op and all(v.kind != "ordinal" for _, vs, *_ in states for v in vs)
 
 
 def test_every_module_has_a_template_here():

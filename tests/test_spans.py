@@ -51,6 +51,16 @@ def LB(text, index):
     return (text, "label", index, None)
 
 
+def O(text, k):
+    """An ordinal after "the": kind "ordinal", value k."""
+    return (text, "ordinal", k, None)
+
+
+def P(text, place):
+    """A place name after "the" and before "digit"/"place": kind "place", value the place's value 10**p."""
+    return (text, "place", place, None)
+
+
 # (sentence, expected spans as (text, kind, value, unit)). Values are compared with their type: 3 is not 3.0.
 LABELLED = [
     # signs: unary vs binary
@@ -230,7 +240,25 @@ LABELLED = [
     ("Bake 1/2 of a cup, then three-day rest.", [Q("1/2 of a cup", 0.5, "cup"), Q("three-day", 3, "day")]),
     ("The one I saw, no one else, and one more.", [N("one", 1)]),  # "one" the pronoun is no number
     ("Her twenty-third birthday was a one-off.", []),  # hyphenated ordinals and words
-    ("What is the third biggest value, the ten thousands digit?", []),  # an ordinal, a place name
+    # ordinals and place names after "the"
+    ("What is the third biggest value, the ten thousands digit?", [O("third", 3), P("ten thousands", 10000)]),
+    ("Which is the second smallest value?", [O("second", 2)]),
+    ("What is the hundred billions digit of 7?", [P("hundred billions", 10**11), N("7", 7)]),
+    ("What is the units digit of 7417?", [P("units", 1), N("7417", 7417)]),
+    ("Name the tens place and the hundred thousands place.", [P("tens", 10), P("hundred thousands", 100000)]),
+    ("What is the tenth biggest value in 1, 2?", [O("tenth", 10), N("1", 1), N("2", 2)]),
+    ("Which is the twelth biggest value?", [O("twelth", 12)]),  # the generator's spelling
+    ("Which is the twelfth biggest value?", [O("twelfth", 12)]),
+    ("What is the fifth root of 32?", [O("fifth", 5), N("32", 32)]),
+    ("The first 5 days, the twentieth day.", [O("first", 1), Q("5 days", 5, "days"), O("twentieth", 20)]),
+    ("In the second half, 3 seconds and a tenth of a second passed.",
+     [O("second", 2), Q("3 seconds", 3, "seconds"), Q("a tenth of a second", 0.1, "second")]),
+    ("He made a third attempt, his twenty-third, one third of the way.",  # no "the": no ordinal
+     [N("one third", float(Fraction(1, 3)))]),
+    ("It was the twenty-third time, the hundredth time, the zeroth.", []),  # not an ordinal of the list
+    ("He came the first. Then the third, not the Third man.", []),  # a space after it, lower case
+    ("Not the ten digit: the ten thousand digit.", [N("ten", 10), N("ten thousand", 10000)]),  # no place names
+    ("Not the tens-digit, the units digits or the ten thousands of fans.", []),  # a place needs " digit"/" place"
     ("Often gone, someone stone.", []),  # number words inside other words
     # clock times and choice labels
     ("Meet at 5:28 AM or 12:25 PM, not 17:28 or 5 pm.",
@@ -267,7 +295,7 @@ def check_invariants(text: str, spans: list[Span]) -> None:
         if s.kind == "unit":
             assert s.value is None and s.exact is None and s.unit == s.text
         else:
-            assert s.kind in ("number", "quantity", "time", "label")
+            assert s.kind in ("number", "quantity", "time", "label", "ordinal", "place")
             assert type(s.value) in (int, float), s  # never bool, Fraction or None
             assert not isinstance(s.value, float) or math.isfinite(s.value)
             # exact is int exactly when value is; otherwise a Fraction whose nearest float is value
@@ -276,6 +304,13 @@ def check_invariants(text: str, spans: list[Span]) -> None:
         if s.kind in ("time", "label"):
             assert s.unit is None and type(s.value) is int and s.exact == s.value, s
             assert 0 <= s.value < (24 * 60 if s.kind == "time" else 26), s
+        elif s.kind == "ordinal":
+            assert s.unit is None and type(s.value) is int and s.exact == s.value and 1 <= s.value <= 20, s
+            assert text[s.start - 4 : s.start].lower() in ("the ", "the\u00a0") and s.text.isalpha(), s
+        elif s.kind == "place":
+            assert s.unit is None and type(s.value) is int and s.exact == s.value, s
+            assert s.value in PLACE_VALUES and text[s.start - 4 : s.start].lower() in ("the ", "the\u00a0"), s
+            assert re.match(r"[ \u00a0](?:digit|place)(?!\w)", text[s.end :]), s
         elif s.kind == "number":
             assert s.unit is None or s.unit in CURRENCY_CODES.values(), s
             assert (s.unit is not None) == any(c in s.text for c in CURRENCY_CODES), s
@@ -287,6 +322,7 @@ def check_invariants(text: str, spans: list[Span]) -> None:
 
 
 _NUMBERS, _QUANTITIES = NumberEncoder(), QuantityEncoder()
+PLACE_VALUES = frozenset(10**p for p in range(36))  # "units" (1) ... "hundred decillions" (10**35)
 
 
 def _assert_encodable(spans: list[Span]) -> None:
@@ -345,6 +381,9 @@ TOKENS = [
     "one", " one", "Seventy", "-one", "twenty", " hundred", " and ", " thousand", " thousands", "zero", " fifths",
     " half", " quarter", " third", " a ", "an ", " of a ", " day", " hour", "the ", "fourteeen", "twelths", ":",
     "5:28", "12:00", " AM", "pm", " p.m.", "(a)", "(b)", "(c)", "How many ", "us", "mg", "millennia", " -",
+    # ordinals and place names
+    "The ", "the\u00a0", "third", "second", "twelth", " first", "tenth", "units", "tens", "ten thousands",
+    "hundred decillions", " digit", " place", " digits", " biggest", " root", "-",
 ]
 
 
@@ -371,6 +410,8 @@ ADVERSARIAL = [
     "one ", "one-", "seventy-one ", "one hundred and ", "one thousand one ", "three tenths of a ", "a third ",
     "a half of an ", "the one ", "twenty-third ", "ten thousands ", " (a)", " (b) ", "(a)(a)", "1:", "5:28 ",
     "5:28 PM ", "12:0", "How many ", "How many m", "37/2 of a ", "1us",
+    "the third ", "the third", "the ten thousands digit ", "the ten thousands ", "the ten ", "the hundred ",
+    "the second half ", "the units place ", "the ",
 ]
 
 
@@ -666,7 +707,7 @@ MATHDS_LABELLED = [
     ("-215365 divided by -13", [-215365, -13]),
     ("What is 3567987185 to the power of 1/4, to the nearest integer?", [3567987185, 1, 4]),
     ("What is the cube root of 2003429123 to the nearest integer?", [2003429123]),
-    ("What is the seventh root of 98521710 to the nearest integer?", [98521710]),
+    ("What is the square root of 4 to the nearest integer?", [4]),
 ]
 
 
@@ -675,6 +716,14 @@ def test_mathds_style_questions(question, literals):
     spans = detect_spans(question)
     assert [(type(s.exact), s.exact) for s in spans] == [(type(v), v) for v in literals]
     assert all(s.kind == "number" and s.unit is None for s in spans)
+
+
+@pytest.mark.parametrize("ordinal, k", [("third", 3), ("fourth", 4), ("seventh", 7), ("tenth", 10)])
+def test_mathds_root_ordinals(ordinal, k):
+    """nearest_integer_root: "the seventh root of x" holds the ordinal k, then x; "square"/"cube" are words."""
+    spans = detect_spans(f"What is the {ordinal} root of 98521710 to the nearest integer?")
+    assert [(s.text, s.kind, type(s.exact), s.exact) for s in spans] == [
+        (ordinal, "ordinal", int, k), ("98521710", "number", int, 98521710)]
 
 
 # Questions of the comparison, measurement and numbers modules, labelled by hand: every span as
@@ -689,10 +738,10 @@ MATHDS_FAMILY_LABELLED = [
     ("Is -2/7 at most 0.3?", [("-2/7", "number", F(-2, 7), None), ("0.3", "number", F(3, 10), None)]),
     ("Is -1 != 59/30432?", [("-1", "number", -1, None), ("59", "number", 59, None), ("30432", "number", 30432, None)]),
     ("Which is the second biggest value?  (a) -0.8  (b) 766  (c) -3.05",
-     [("(a)", "label", 0, None), ("-0.8", "number", F(-4, 5), None), ("(b)", "label", 1, None),
+     [("second", "ordinal", 2, None), ("(a)", "label", 0, None), ("-0.8", "number", F(-4, 5), None), ("(b)", "label", 1, None),
       ("766", "number", 766, None), ("(c)", "label", 2, None), ("-3.05", "number", F(-61, 20), None)]),
     ("What is the third smallest value in 0.5, -1, 130/21?",
-     [("0.5", "number", F(1, 2), None), ("-1", "number", -1, None), ("130", "number", 130, None),
+     [("third", "ordinal", 3, None), ("0.5", "number", F(1, 2), None), ("-1", "number", -1, None), ("130", "number", 130, None),
       ("21", "number", 21, None)]),
     ("Which is the nearest to -1/6?  (a) 2  (b) -0.2",
      [("-1", "number", -1, None), ("6", "number", 6, None), ("(a)", "label", 0, None), ("2", "number", 2, None),
@@ -748,8 +797,17 @@ MATHDS_FAMILY_LABELLED = [
     ("Round -0.124 to one decimal place.", [("-0.124", "number", F(-31, 250), None), ("one", "number", 1, None)]),
     ("What is 0.000113974466 rounded to 5 decimal places?",
      [("0.000113974466", "number", F(113974466, 10**12), None), ("5", "number", 5, None)]),
-    ("What is the ten thousands digit of 653026814276?", [("653026814276", "number", 653026814276, None)]),
-    ("What is the hundred millions digit of 744857137842?", [("744857137842", "number", 744857137842, None)]),
+    ("Which is the biggest value?  (a) 2  (b) -0.2",
+     [("(a)", "label", 0, None), ("2", "number", 2, None), ("(b)", "label", 1, None), ("-0.2", "number", F(-1, 5), None)]),
+    ("What is the twelth smallest value in 1, 2?",
+     [("twelth", "ordinal", 12, None), ("1", "number", 1, None), ("2", "number", 2, None)]),
+    ("What is the ten thousands digit of 653026814276?",
+     [("ten thousands", "place", 10000, None), ("653026814276", "number", 653026814276, None)]),
+    ("What is the hundred millions digit of 744857137842?",
+     [("hundred millions", "place", 10**8, None), ("744857137842", "number", 744857137842, None)]),
+    ("What is the units digit of 7?", [("units", "place", 1, None), ("7", "number", 7, None)]),
+    ("What is the trillions digit of 1000000000001?",
+     [("trillions", "place", 10**12, None), ("1000000000001", "number", 1000000000001, None)]),
     ("Find the common denominator of -125/288 and 61/3603192.",
      [("-125/288", "number", F(-125, 288), None), ("61", "number", 61, None), ("3603192", "number", 3603192, None)]),
     ("Calculate the remainder when 64212 is divided by 392.", [("64212", "number", 64212, None), ("392", "number", 392, None)]),
@@ -778,12 +836,40 @@ MATHDS = Path(__file__).resolve().parent.parent.parent / "shared" / "mathds"  # 
 _MATHDS_LITERAL = re.compile(r"(?<![0-9)])-?[0-9]+(?:\.[0-9]+)?")
 
 
+# arithmetic.nearest_integer_root: "What is the {ordinal} root of {value} ...?", ordinal =
+# display.StringOrdinal(k) for k in 3..10 ("square"/"cube" roots are words, no ordinal).
+_GEN_ORDINALS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelth "
+                 "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split()
+_MATHDS_ROOT_ORDINAL = re.compile(r"^What is the (" + "|".join(_GEN_ORDINALS) + r") root of ")
+
+
 def _reference_literals(question: str) -> list:
-    return [Fraction(m) if "." in m else int(m) for m in _MATHDS_LITERAL.findall(question)]
+    """The ordinal k of a root question ("ordinal", k), then every literal."""
+    root = _MATHDS_ROOT_ORDINAL.match(question)
+    ordinal = [("ordinal", _GEN_ORDINALS.index(root[1]))] if root else []
+    return ordinal + [Fraction(m) if "." in m else int(m) for m in _MATHDS_LITERAL.findall(question)]
+
+
+def _read_literals(spans) -> list | None:
+    """The spans in _reference_literals' terms; None if a span is neither a plain number nor an ordinal."""
+    out = []
+    for s in spans:
+        if s.kind == "ordinal":
+            out.append(("ordinal", s.exact))
+        elif s.kind == "number" and s.unit is None:
+            out.append(s.exact)
+        else:
+            return None
+    return out
+
+
+def _typed_literals(items) -> list:
+    return [(type(v), v) for v in items]
 
 
 def mathds_rates(root: Path = MATHDS) -> dict[str, tuple[int, int, list[str]]]:
     """Per arithmetic file of interpolate/ and extrapolate/: (questions read exactly, questions, first misses).
+    Read exactly: every literal in order and nothing else, after the ordinal of "the seventh root of".
 
     Only the arithmetic family writes every number as a bare literal; the other families (comparison,
     measurement, numbers) also hold number words, clock times and choice labels, checked elsewhere."""
@@ -793,9 +879,8 @@ def mathds_rates(root: Path = MATHDS) -> dict[str, tuple[int, int, list[str]]]:
         questions = path.read_text(encoding="utf-8").splitlines()[0::2]
         good, misses = 0, []
         for question in questions:
-            spans = detect_spans(question)
-            got = [(type(s.exact), s.exact) for s in spans if s.kind == "number" and s.unit is None]
-            if len(got) == len(spans) and got == [(type(v), v) for v in _reference_literals(question)]:
+            got = _read_literals(detect_spans(question))
+            if got is not None and _typed_literals(got) == _typed_literals(_reference_literals(question)):
                 good += 1
             elif len(misses) < 5:
                 misses.append(question)
@@ -816,3 +901,8 @@ def test_mathds_questions_give_every_signed_literal_in_order():
         assert total >= 100 and good / total >= 0.98, (name, good, total, misses)
     main = [v for k, v in rates.items() if "nearest_integer_root" not in k]
     assert sum(g for g, _, _ in main) / sum(t for _, t, _ in main) >= 0.98
+    # the ordinal roots are there to be read ("the seventh root of"), and read in full
+    roots = (MATHDS / "interpolate" / "arithmetic__nearest_integer_root.txt").read_text(encoding="utf-8").splitlines()[0::2]
+    assert sum(1 for q in roots if _MATHDS_ROOT_ORDINAL.match(q)) >= 100
+    good, total, misses = rates["arithmetic__nearest_integer_root"]
+    assert good == total, misses

@@ -41,6 +41,12 @@ GEN_PLURAL = ("- - halves thirds quarters fifths sixths sevenths eighths ninths 
               "thirteenths fourteenths fifteenths sixteenths seventeenths eighteenths nineteenths twentieths").split()
 GEN_ORDINALS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelth "
                 "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split()
+# numbers.place_value's place names, units first (place_names[p] is the digit of 10**p)
+GEN_PLACE_NAMES = ["units", "tens", "hundreds"] + [
+    first + second
+    for second in ("thousands millions billions trillions quadrillions quintillions sextillions septillions "
+                   "octillions nonillions decillions").split()
+    for first in ("", "ten ", "hundred ")]
 
 
 def gen_integer_words(n: int) -> list[str]:
@@ -126,10 +132,17 @@ FRACTION_WORDS = {gen_string_number(Fraction(p, q)): Fraction(p, q)
                   for q in range(2, 21) for p in range(1, 102) if math.gcd(p, q) == 1}
 ROUND_WORDS = {gen_string_number(10**k, hyphens=False): 10**k for k in range(1, 7)}  # "the nearest one million"
 DPS_WORDS = {gen_string_number(d): d for d in range(0, 8)}  # "to four dps", "to zero decimal places"
+# comparison.kth_biggest: "the {StringOrdinal(k)} biggest/smallest value" for k >= 2 (k = 1 has no ordinal)
+ORDINAL_WORDS = {GEN_ORDINALS[k]: k for k in range(2, len(GEN_ORDINALS))}
+# numbers.place_value: "What is the {place_name} digit of {integer}?"
+PLACE_WORDS = {name: 10**p for p, name in enumerate(GEN_PLACE_NAMES)}
 # The numbers a question holds, in order: the templates put number words only in these three places,
 # literals are [-]digits[.digits][/digits] (no subtraction in these families: "-" is always a sign).
+# Ordinals and place names only where kth_biggest and place_value write them.
 _REFERENCE = re.compile(
     r"(?P<time>\b(?P<h>1[0-2]|[1-9]):(?P<m>[0-5][0-9]) (?P<ap>AM|PM))"
+    r"|(?<=the )(?P<ord>" + _alternation(ORDINAL_WORDS) + r")(?= (?:biggest|smallest) value)"
+    r"|(?<=^What is the )(?P<place>" + _alternation(PLACE_WORDS) + r")(?= digit of )"
     r"|(?P<label>(?<!\S)\([a-z]\)(?!\S))"
     r"|(?<=nearest )(?P<round>" + _alternation(ROUND_WORDS) + r")(?=[.?])"
     r"|(?<=to )(?P<dps>" + _alternation(DPS_WORDS) + r")(?= (?:decimal|dp))"
@@ -139,11 +152,16 @@ _REFERENCE = re.compile(
 
 
 def reference(question: str) -> tuple[list, list]:
-    """(numbers as ("num", Fraction) or ("time", minutes), label indexes) of a generated question."""
+    """(numbers as ("num", Fraction), ("time", minutes), ("ordinal", k) or ("place", 10**p), label indexes)
+    of a generated question."""
     items, labels = [], []
     for m in _REFERENCE.finditer(question):
         if m["time"]:
             items.append(("time", (int(m["h"]) % 12 + (12 if m["ap"] == "PM" else 0)) * 60 + int(m["m"])))
+        elif m["ord"]:
+            items.append(("ordinal", ORDINAL_WORDS[m["ord"]]))
+        elif m["place"]:
+            items.append(("place", PLACE_WORDS[m["place"]]))
         elif m["label"]:
             labels.append(ord(m["label"][1]) - ord("a"))
         else:
@@ -156,13 +174,18 @@ def reference(question: str) -> tuple[list, list]:
 def read(question: str) -> tuple[list, list, list]:
     """What the spans give, in the reference's terms: number and quantity spans by exact value (two
     integer number spans joined by exactly "/" are the fraction p/q: division between numbers), time
-    spans by minutes, labels by index; and the spans of any other kind but "unit"."""
+    spans by minutes, ordinals by k, places by 10**p (ints, as written), labels by index; and the spans
+    of any other kind but "unit"."""
     items, labels, other, last_int = [], [], [], None
     for s in detect_spans(question):
         if s.kind == "label":
             labels.append(s.value)
-        elif s.kind == "time":
-            items.append(("time", s.exact))
+        elif s.kind in ("time", "ordinal", "place"):
+            if type(s.exact) is not int or s.value != s.exact:
+                other.append(s)
+                continue
+            items.append((s.kind, s.exact))
+            last_int = None
         elif s.kind in ("number", "quantity"):
             if (s.kind == "number" and type(s.exact) is int and s.exact and last_int is not None
                     and question[last_int.end:s.start] == "/" and items[-1] == ("num", last_int.exact)):
@@ -181,7 +204,11 @@ def test_reference_reads_the_generators_words():
     assert reference("Round 2.5 to the nearest one hundred thousand.") == (
         [("num", Fraction(5, 2)), ("num", Fraction(100000))], [])
     assert reference("Which is smaller?  (a) -2/7  (b) 3") == ([("num", Fraction(-2, 7)), ("num", Fraction(3))], [0, 1])
-    assert reference("What is the ten thousands digit of 12345?") == ([("num", Fraction(12345))], [])
+    assert reference("What is the ten thousands digit of 12345?") == ([("place", 10000), ("num", Fraction(12345))], [])
+    assert reference("What is the units digit of 7?") == ([("place", 1), ("num", Fraction(7))], [])
+    assert reference("Which is the twelth biggest value?  (a) 3") == ([("ordinal", 12), ("num", Fraction(3))], [0])
+    assert reference("What is the smallest value in 3, 4?") == ([("num", Fraction(3)), ("num", Fraction(4))], [])
+    assert PLACE_WORDS["hundred decillions"] == 10**35 and len(PLACE_WORDS) == 36
     assert gen_string_number(Fraction(101, 3)) == "one-hundred-and-one thirds"
     assert gen_string_number(Fraction(14, 5)) == "fourteeen fifths" and gen_string_number(Fraction(5, 12)) == "five twelths"
 
@@ -217,6 +244,29 @@ def test_mathds_families_give_every_number_time_and_label():
     for name, (good, total, misses) in rates.items():
         print(f"{name}: {good}/{total} = {good / total:.4f}")
         assert total >= 100 and good / total >= 0.99, (name, good, total, misses)
+        if "comparison__" in name or "numbers__" in name:  # ordinals and place names included: all of them
+            assert good == total, (name, good, total, misses)
+
+
+@needs_mathds
+def test_mathds_ordinals_and_places_are_read():
+    """kth_biggest(_more) and place_value(_big): the reference expects an ordinal in every question with
+    "the <ordinal> biggest/smallest" and a place in every place_value question, and the spans give them."""
+    for section, stem, kind, distinct in (("interpolate", "comparison__kth_biggest", "ordinal", 5),
+                                          ("extrapolate", "comparison__kth_biggest_more", "ordinal", 8),
+                                          ("interpolate", "numbers__place_value", "place", 6),
+                                          ("extrapolate", "numbers__place_value_big", "place", 10)):
+        questions = (MATHDS / section / f"{stem}.txt").read_text(encoding="utf-8").splitlines()[0::2]
+        seen = set()
+        for question in questions:
+            want = [v for k, v in reference(question)[0] if k == kind]
+            got = [s.exact for s in detect_spans(question) if s.kind == kind]
+            assert got == want, question
+            seen.update(got)
+            if kind == "place":
+                assert len(want) == 1, question
+        # the draws hold many distinct ks and places (the _more file up to the tenth, _big up to 10**11)
+        assert len(seen) >= distinct, (stem, sorted(seen))
 
 
 # ----------------------------------------------------------------------------- exhaustive: what the generator can write
@@ -316,11 +366,17 @@ def _place_names():
     return ["units", "tens", "hundreds"] + [first + second for second in seconds for first in firsts]
 
 
-@pytest.mark.parametrize("place", _place_names())
-def test_place_names_are_not_numbers(place):
-    """numbers.place_value: "the ten thousands digit" names a place, it holds no number."""
-    spans = detect_spans(f"What is the {place} digit of 653026814276?")
-    assert [(s.kind, s.exact) for s in spans] == [("number", 653026814276)]
+@pytest.mark.parametrize("p, place", list(enumerate(_place_names())))
+def test_place_names_are_place_spans(p, place):
+    """numbers.place_value: "the ten thousands digit" names a place: one "place" span, the name alone,
+    value 10**p as an int (the digit of 10**p); no number in it ("ten" is not 10)."""
+    assert _place_names() == GEN_PLACE_NAMES
+    question = f"What is the {place} digit of 653026814276?"
+    spans = detect_spans(question)
+    assert [(s.text, s.kind, type(s.value), s.value, s.exact, s.unit) for s in spans] == [
+        (place, "place", int, 10**p, 10**p, None), ("653026814276", "number", int, 653026814276, 653026814276, None)]
+    assert question[spans[0].start : spans[0].end] == place
+    assert read(question) == ([("place", 10**p), ("num", 653026814276)], [], [])
 
 
 def _unit_cases():
@@ -385,8 +441,9 @@ def test_every_comparison_pair_template(template):
 
 
 def test_choice_lists_and_ordinals():
-    """kth_biggest and closest, as lists and as choices: ordinals are text, labels are labels, every value
-    is read after its label, up to (z)."""
+    """kth_biggest and closest, as lists and as choices: every ordinal the generator writes is an
+    "ordinal" span of its k, labels are labels, every value is read after its label, up to (z); "the
+    biggest value" (k = 1) has no ordinal."""
     values = [VALUES[i % len(VALUES)] for i in range(26)]
     choices = "".join(f"  ({chr(ord('a') + i)}) {v}" for i, v in enumerate(values))
     for k in range(2, 21):
@@ -395,8 +452,13 @@ def test_choice_lists_and_ordinals():
                          f"What is the {GEN_ORDINALS[k]} biggest value in {', '.join(values[:9])}?"):
             items, labels, other = read(question)
             n = 9 if question.startswith("What") else 26
-            assert items == [("num", Fraction(v)) for v in values[:n]] and not other, question
+            assert items == [("ordinal", k)] + [("num", Fraction(v)) for v in values[:n]] and not other, question
             assert labels == (list(range(26)) if n == 26 else []), question
+            (ordinal,) = [s for s in detect_spans(question) if s.kind == "ordinal"]
+            assert (ordinal.text, ordinal.value, ordinal.exact) == (GEN_ORDINALS[k], k, k), question
+    for adjective in ("biggest", "smallest"):
+        items, labels, other = read(f"Which is the {adjective} value?{choices}")
+        assert items == [("num", Fraction(v)) for v in values] and labels == list(range(26)) and not other
     for adjective in ("closest", "nearest"):
         items, labels, _ = read(f"Which is the {adjective} to -1/6?  (a) 2  (b) -0.2")
         assert (items, labels) == ([("num", Fraction(-1, 6)), ("num", 2), ("num", Fraction(-1, 5))], [0, 1])
@@ -437,17 +499,25 @@ def test_time_answers_follow_from_the_spans():
 # ----------------------------------------------------------------------------- encoding
 
 
-def test_time_and_label_spans_encode_as_their_numbers():
+def test_time_label_ordinal_and_place_spans_encode_as_their_numbers():
     torch = pytest.importorskip("torch")  # noqa: F841 - fluxem.nn needs it
+    from fluxem import layout as L
     from fluxem.nn import N_TYPES, TYPE_IDS, FluxEMEmbedding, span_vectors
 
-    spans = detect_spans("How many minutes are there between 1:58 PM and 5:30 PM?  (a) 3  (b) seventy-one fifths")
-    assert [s.kind for s in spans] == ["unit", "time", "time", "label", "number", "label", "number"]
+    spans = detect_spans("How many minutes are there between 1:58 PM and 5:30 PM?  (a) 3  (b) seventy-one fifths"
+                         " The third biggest, the ten thousands digit, the twelth smallest, the units place.")
+    assert [s.kind for s in spans] == ["unit", "time", "time", "label", "number", "label", "number",
+                                       "ordinal", "place", "ordinal", "place"]
     vectors = span_vectors(spans)
     numbers = NumberEncoder().decode_exact(vectors[1:])
-    assert numbers == [838, 1050, 0, 3, 1, Fraction(71, 5)]
-    assert TYPE_IDS["time"] == TYPE_IDS["label"] == TYPE_IDS["number"] and N_TYPES == 4
-    assert FluxEMEmbedding(8).embed_spans(spans).shape == (7, 8)
+    assert numbers == [838, 1050, 0, 3, 1, Fraction(71, 5), 3, 10000, 12, 1]
+    assert (vectors[1:, L.TYPE_NUMBER] == 1).all()  # every one of them is a FluxEM number vector
+    # a clock time is a number to the network; labels, ordinals and places have types of their own
+    assert TYPE_IDS["time"] == TYPE_IDS["number"]
+    assert (TYPE_IDS["label"], TYPE_IDS["ordinal"], TYPE_IDS["place"]) == (4, 5, 6)
+    assert len({TYPE_IDS[k] for k in ("number", "quantity", "unit", "text", "label", "ordinal", "place")}) == 7
+    assert N_TYPES == 7
+    assert FluxEMEmbedding(8).embed_spans(spans).shape == (11, 8)
 
 
 def test_quantities_in_words_encode():
