@@ -129,13 +129,14 @@ def test_batched_prediction_equals_one_at_a_time_and_is_deterministic(tmp_path):
     assert all(torch.equal(x, y) for x, y in zip(model.state_dict().values(), again.state_dict().values()))
 
 
-def test_fone_keys_are_checked_and_only_in_the_fone_fingerprint(tmp_path):
+def test_fone_keys_are_checked_and_only_in_the_fone_and_hybrid_fingerprints(tmp_path):
+    """The hybrid reads the FoNE digit counts too (model.slot_embedding: fone); no other model does."""
     base = load_config(SMALL)
     for key, value in (("model.fone_int_digits", 7), ("model.fone_frac_digits", 2)):
         other = load_config(SMALL, {key: value})
         changed = {m for m in ("token_only", "xval", "hybrid", "abacus", "fone")
                    if fingerprint(other, m) != fingerprint(base, m)}
-        assert changed == {"fone"}, key
+        assert changed == {"fone", "hybrid"}, key
     with pytest.raises(Exception, match="model.fone_int_digits"):
         make_cfg(tmp_path, fone_int_digits=-1)
 
